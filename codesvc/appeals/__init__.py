@@ -1,0 +1,1 @@
+"""The appeal workflow: its machine and rules. No I/O here."""

@@ -1,0 +1,1 @@
+"""The health code as pure functions: events, rules, holds, replay. No I/O here."""
