@@ -1,0 +1,5 @@
+import sys
+
+from codesvc.cli import main
+
+sys.exit(main())

@@ -1,0 +1,64 @@
+"""Who is calling: the bearer token, verified once and remembered until it expires."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+from aiohttp import web
+
+from codesvc.api.problems import Problem
+from codesvc.tokens import AuthKeys, Principal, TokenRejected
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="codesvc"'}
+
+
+class Authenticator:
+    """Verifies bearer tokens, keeping recent verdicts so a busy scanner is checked once."""
+
+    def __init__(self, keys: AuthKeys, cache_size: int = 50_000) -> None:
+        self.keys = keys
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, Principal] = OrderedDict()
+        #: Token ids and subjects refused from now on (revoked venues and tokens).
+        self.revoked_subjects: set[tuple[str, str]] = set()
+
+    def authenticate(self, request: web.Request) -> Principal:
+        header = request.headers.get("Authorization")
+        if not header:
+            raise Problem(
+                401, "This route needs an Authorization: Bearer <token> header.", headers=CHALLENGE
+            )
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Problem(
+                401, "The Authorization header must be 'Bearer <token>'.", headers=CHALLENGE
+            )
+        found = self._cache.get(token)
+        if found is None:
+            try:
+                found = self.keys.verify(token)
+            except TokenRejected as exc:
+                raise Problem(401, f"Not authenticated: {exc}.", headers=CHALLENGE) from None
+            self._cache[token] = found
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        if found.expires_at <= time.time():
+            self._cache.pop(token, None)
+            raise Problem(
+                401, "Not authenticated: the token has expired; get a new one.", headers=CHALLENGE
+            )
+        if (found.role, found.sub) in self.revoked_subjects:
+            raise Problem(
+                401,
+                f"Not authenticated: tokens of {found.role} {found.sub} are revoked.",
+                headers=CHALLENGE,
+            )
+        return found
+
+    def revoke(self, role: str, sub: str) -> None:
+        self.revoked_subjects.add((role, sub))
+
+    def reinstate(self, role: str, sub: str) -> None:
+        self.revoked_subjects.discard((role, sub))

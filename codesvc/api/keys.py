@@ -1,0 +1,29 @@
+"""Typed keys of the application's state (``web.AppKey``) and of each request."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import asyncpg
+from aiohttp import web
+
+from codesvc.settings import Settings
+from codesvc.tokens import AuthKeys, Principal
+
+if TYPE_CHECKING:
+    from codesvc.api.auth import Authenticator
+    from codesvc.api.metrics import Metrics
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", asyncpg.Pool)
+AUTH_KEYS = web.AppKey("auth_keys", AuthKeys)
+AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("authenticator")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+
+#: Per request: the verified caller and the request id.
+PRINCIPAL = web.RequestKey("principal", Principal)
+REQUEST_ID = web.RequestKey("request_id", str)
+
+
+def principal(request: web.Request) -> Principal:
+    return request[PRINCIPAL]

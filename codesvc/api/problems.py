@@ -1,0 +1,102 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``), everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+
+import orjson
+from aiohttp import web
+
+PROBLEM_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error a caller can act on; raised anywhere, answered by the middleware."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        errors: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        title: str | None = None,
+        **extra: object,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = dict(errors) if errors else None
+        self.headers = dict(headers) if headers else {}
+        self.title = title or HTTPStatus(status).phrase
+        self.extra = extra
+
+    def body(self, instance: str) -> dict[str, object]:
+        body: dict[str, object] = {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": instance,
+        }
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+    def response(self, instance: str, request_id: str | None = None) -> web.Response:
+        body = self.body(instance)
+        if request_id:
+            body["request_id"] = request_id
+        return web.Response(
+            status=self.status,
+            body=orjson.dumps(body),
+            content_type=PROBLEM_TYPE,
+            headers=self.headers,
+        )
+
+
+def bad_request(detail: str) -> Problem:
+    return Problem(400, detail)
+
+
+def invalid(detail: str, errors: Mapping[str, str]) -> Problem:
+    return Problem(422, detail, errors=errors)
+
+
+def not_found(detail: str) -> Problem:
+    return Problem(404, detail)
+
+
+def forbidden(detail: str) -> Problem:
+    return Problem(403, detail)
+
+
+def conflict(detail: str) -> Problem:
+    return Problem(409, detail)
+
+
+def unavailable(detail: str, retry_after: int = 2) -> Problem:
+    return Problem(503, detail, headers={"Retry-After": str(retry_after)})
+
+
+def too_many(detail: str, retry_after: float) -> Problem:
+    seconds = max(1, int(retry_after + 0.999))
+    return Problem(429, detail, headers={"Retry-After": str(seconds)})
+
+
+def from_http_exception(exc: web.HTTPException) -> Problem:
+    """Turn aiohttp's own errors (unknown route, wrong method, too large) into problems."""
+    status = exc.status
+    headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+    if status == 404:
+        detail = "There is no such resource; see /openapi.json for the routes this service has."
+    elif status == 405:
+        allowed = exc.headers.get("Allow", "")
+        detail = f"This route does not take that method; it allows {allowed}."
+    elif status == 413:
+        detail = "The request body is too large; send smaller batches (at most 1000 events)."
+    else:
+        detail = exc.text or HTTPStatus(status).phrase
+    return Problem(status, detail, headers=headers)

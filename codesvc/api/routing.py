@@ -1,0 +1,158 @@
+"""Routes declared once: path, roles, request and response shapes feed auth and OpenAPI."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import orjson
+import pydantic
+from aiohttp import web
+
+from codesvc.api.keys import AUTHENTICATOR, PRINCIPAL
+from codesvc.api.problems import Problem
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A path or query parameter, for the OpenAPI document."""
+
+    name: str
+    where: str = "query"
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    description: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    roles: tuple[str, ...] | None
+    body: type[pydantic.BaseModel] | None = None
+    response: type[pydantic.BaseModel] | None = None
+    status: int = 200
+    params: tuple[Param, ...] = ()
+    errors: tuple[int, ...] = ()
+    content_type: str = "application/json"
+    tag: str = "codesvc"
+
+
+class Routes:
+    """The operations of one module; ``install`` adds them to an application."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.operations: list[Operation] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        roles: Sequence[str] | None,
+        body: type[pydantic.BaseModel] | None = None,
+        response: type[pydantic.BaseModel] | None = None,
+        status: int = 200,
+        params: Sequence[Param] = (),
+        errors: Sequence[int] = (),
+        content_type: str = "application/json",
+    ) -> Callable[[Handler], Handler]:
+        """Declare a route. ``roles=None`` is public; otherwise a bearer token is required."""
+        allowed = tuple(roles) if roles is not None else None
+
+        def wrap(handler: Handler) -> Handler:
+            if allowed is None:
+                guarded = handler
+            else:
+
+                @functools.wraps(handler)
+                async def guarded(request: web.Request) -> web.StreamResponse:
+                    caller = request.app[AUTHENTICATOR].authenticate(request)
+                    if caller.role not in allowed:
+                        raise Problem(
+                            403,
+                            f"A {caller.role} may not call {method} {path}; "
+                            f"it is for: {', '.join(allowed)}.",
+                        )
+                    request[PRINCIPAL] = caller
+                    return await handler(request)
+
+            self.operations.append(
+                Operation(
+                    method,
+                    path,
+                    guarded,
+                    summary,
+                    allowed,
+                    body,
+                    response,
+                    status,
+                    tuple(params),
+                    tuple(errors),
+                    content_type,
+                    self.tag,
+                )
+            )
+            return guarded
+
+        return wrap
+
+    def install(self, app: web.Application) -> None:
+        for op in self.operations:
+            app.router.add_route(op.method, op.path, op.handler)
+
+
+async def parse_body(request: web.Request, model: type[M]) -> M:
+    """Read a JSON body into ``model``: 400 if it is not JSON, 422 naming each bad field."""
+    raw = await request.read()
+    if not raw:
+        raise Problem(400, "The request needs a JSON body.")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Problem(400, f"The body is not valid JSON: {exc}.") from None
+    if not isinstance(data, dict):
+        raise Problem(422, "The body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        errors = field_errors(exc)
+        summary = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:3])
+        raise Problem(422, f"Some fields are invalid — {summary}.", errors=errors) from None
+
+
+def field_errors(exc: pydantic.ValidationError, prefix: str = "") -> dict[str, str]:
+    """One message per field path, e.g. ``{"events.3.kind": "Field required"}``."""
+    errors: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"]) or "body"
+        errors.setdefault(prefix + path, error["msg"])
+    return errors
+
+
+def json_response(
+    data: object, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
+    )
+
+
+def query_flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "false").lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no", ""):
+        return False
+    raise Problem(
+        422, f"Query parameter {name} must be true or false.", errors={name: "not a boolean"}
+    )

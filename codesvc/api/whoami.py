@@ -1,0 +1,36 @@
+"""``GET /v1/whoami``: what the service makes of the caller's token."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pydantic
+from aiohttp import web
+
+from codesvc.api.keys import principal
+from codesvc.api.routing import Routes, json_response
+from codesvc.tokens import ROLES
+
+routes = Routes("auth")
+
+
+class WhoAmI(pydantic.BaseModel):
+    role: str
+    sub: str
+    district: str | None
+    expires_at: str
+
+
+@routes.route(
+    "GET",
+    "/v1/whoami",
+    summary="The caller as the service sees the token",
+    roles=ROLES,
+    response=WhoAmI,
+)
+async def whoami(request: web.Request) -> web.Response:
+    caller = principal(request)
+    expires = datetime.fromtimestamp(caller.expires_at, UTC).isoformat()
+    return json_response(
+        {"role": caller.role, "sub": caller.sub, "district": caller.district, "expires_at": expires}
+    )

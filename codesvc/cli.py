@@ -1,0 +1,114 @@
+"""The ``codesvc`` command: serve, migrate, token, and the operator's tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from codesvc import db, logs
+from codesvc.settings import Settings
+from codesvc.tokens import DISTRICT_ROLES, ROLES, AuthKeys
+
+log = logging.getLogger("codesvc")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logs.configure(settings.log_format, settings.log_level)
+    command: Callable[[argparse.Namespace, Settings], int] = args.command
+    return command(args, settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codesvc",
+        description="A city health-code service. Settings come from CODESVC_* variables "
+        "(see the README); with no CODESVC_DATABASE_URL an embedded PostgreSQL runs "
+        "under CODESVC_HOME (default ./.codesvc).",
+    )
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", help="address to listen on (default CODESVC_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default CODESVC_PORT or 8080)")
+    serve.set_defaults(command=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply pending migrations from sql/ and exit")
+    migrate.set_defaults(command=cmd_migrate)
+
+    token = sub.add_parser("token", help="print a development token the server accepts")
+    token.add_argument("--role", required=True, choices=ROLES)
+    token.add_argument("--sub", required=True, help="person_ref, venue id, feed id or staff id")
+    token.add_argument("--district", help="6-digit district code (required for staff)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.set_defaults(command=cmd_token)
+
+    for extra in _EXTRA_COMMANDS:
+        extra(sub)
+    return parser
+
+
+#: Further subcommands register here (demo, verify, keys, venue) so this module stays small.
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from codesvc.api.app import create_app
+
+    settings = dataclasses.replace(
+        settings,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+    )
+    with db.database_url(settings) as url:
+        settings = dataclasses.replace(settings, database_url=url)
+        asyncio.run(_migrate(url, settings))
+        log.info(
+            "serving on http://%s:%s (%s database)",
+            settings.host,
+            settings.port,
+            "embedded" if url.startswith("postgresql://postgres:@/") else "configured",
+        )
+        web.run_app(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            shutdown_timeout=settings.shutdown_timeout,
+            access_log=None,
+            print=None,
+        )
+    log.info("stopped")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with db.database_url(settings) as url:
+        applied = asyncio.run(_migrate(url, settings))
+    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    return 0
+
+
+async def _migrate(url: str, settings: Settings) -> list[str]:
+    async with db.connect(url) as conn:
+        return await db.migrate(conn, settings.sql_dir)
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    if args.role in DISTRICT_ROLES and not args.district:
+        print(f"codesvc token: a {args.role} token needs --district", file=sys.stderr)
+        return 2
+    keys = AuthKeys.from_settings(settings)
+    print(keys.sign(args.role, args.sub, args.district, ttl=args.ttl))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

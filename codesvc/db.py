@@ -1,0 +1,179 @@
+"""PostgreSQL: the embedded server, the connection pool and the numbered migrations."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import re
+import urllib.parse
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import orjson
+
+from codesvc.settings import Settings
+
+log = logging.getLogger("codesvc.db")
+
+#: Key of the advisory lock that makes concurrent migrators take turns.
+MIGRATION_LOCK = 0x636F6465_7376_63
+
+MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+#: Errors that mean the database cannot be reached now (503, try again).
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+
+
+@contextlib.contextmanager
+def embedded_server(home: Path) -> Iterator[str]:
+    """Run a private PostgreSQL under ``home/pgdata`` for as long as the block lasts.
+
+    The data directory is created on first use and reused later; the server listens only
+    on a unix socket inside it, so two checkouts never collide on a port.
+    """
+    import pgserver  # imported here: only the embedded mode needs it
+
+    home.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(home.resolve() / "pgdata", cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@contextlib.contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The configured database, or an embedded one when none is configured."""
+    if settings.database_url:
+        yield settings.database_url
+    else:
+        with embedded_server(settings.home) as url:
+            yield url
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name,
+            encoder=lambda value: orjson.dumps(value).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Connections leave no session state behind, so release skips the reset round trip."""
+
+
+async def create_pool(url: str, settings: Settings) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=settings.pool_min,
+        max_size=settings.pool_max,
+        init=_init_connection,
+        reset=_no_reset,
+        command_timeout=30,
+    )
+    assert pool is not None
+    return pool
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations(sql_dir: Path) -> list[Migration]:
+    migrations = []
+    for path in sorted(sql_dir.glob("*.sql")):
+        match = MIGRATION_NAME.match(path.name)
+        if not match:
+            raise ValueError(f"{path.name}: migrations are named NNNN_name.sql")
+        migrations.append(Migration(int(match.group(1)), path.stem, path.read_text()))
+    versions = [m.version for m in migrations]
+    if len(set(versions)) != len(versions):
+        raise ValueError("two migrations share a number")
+    return migrations
+
+
+async def migrate(conn: asyncpg.Connection, sql_dir: Path) -> list[str]:
+    """Apply pending migrations in order, each once and in its own transaction.
+
+    An advisory lock makes two instances starting together take turns; the second finds
+    nothing left to do. Returns the names applied.
+    """
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version integer PRIMARY KEY,
+                   name text NOT NULL,
+                   checksum text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        applied = {
+            r["version"]: r["checksum"]
+            for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        }
+        done = []
+        for migration in load_migrations(sql_dir):
+            if migration.version in applied:
+                if applied[migration.version] != migration.checksum:
+                    log.warning("migration %s changed after it was applied", migration.name)
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                )
+            log.info("applied migration %s", migration.name, extra={"migration": migration.name})
+            done.append(migration.name)
+        return done
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+
+async def pending_migrations(conn: asyncpg.Connection, sql_dir: Path) -> list[str]:
+    """Names of migrations not yet applied (all of them on an empty database)."""
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    applied: set[int] = set()
+    if exists:
+        applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+    return [m.name for m in load_migrations(sql_dir) if m.version not in applied]
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server's URL naming another database (keeps a unix-socket ``host`` query)."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+
+
+@contextlib.asynccontextmanager
+async def connect(url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(url)
+    try:
+        await _init_connection(conn)
+        yield conn
+    finally:
+        await conn.close()

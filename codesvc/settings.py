@@ -1,0 +1,99 @@
+"""Service settings: one dataclass with defaults, and the one place that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from codesvc.state.rules import Rules
+
+ENV_PREFIX = "CODESVC_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be told. Each field is read from ``CODESVC_<NAME>``."""
+
+    #: PostgreSQL to use; empty means an embedded server under ``home``.
+    database_url: str = ""
+    #: Local data directory: embedded PostgreSQL, development keys.
+    home: Path = Path(".codesvc")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: Connections in the pool of one server process.
+    pool_min: int = 2
+    pool_max: int = 10
+    #: Algorithm of the bearer tokens callers present: HS256 (shared secret) or ES256.
+    auth_algorithm: str = "HS256"
+    #: HS256 secret; empty means one generated into ``home`` on first start.
+    auth_secret: str = ""
+    #: ES256: public key (PEM file) verifying tokens; private key ``codesvc token`` signs with.
+    auth_public_key_file: str = ""
+    auth_private_key_file: str = ""
+    #: Secret of the keyed hash that id numbers are stored as; empty means generated into ``home``.
+    id_secret: str = ""
+    #: Seconds a citizen's code stays valid.
+    code_ttl: int = 60
+    #: Seconds a shutdown waits for requests in flight.
+    shutdown_timeout: float = 10.0
+    #: Seconds between sweeps that move stored statuses whose deadline has passed.
+    sweep_interval: float = 15.0
+    #: Scans per second one venue may make, and id-number scans per minute.
+    scan_rate: float = 50.0
+    id_scan_rate: float = 30.0
+    #: Milliseconds concurrent scans wait to share one insert of their records.
+    scan_group_ms: float = 2.0
+    #: Hours until an appeal is due.
+    appeal_due_hours: float = 24.0
+    #: Log format: json or text.
+    log_format: str = "json"
+    log_level: str = "INFO"
+    #: Directory of the numbered SQL migrations.
+    sql_dir: Path = Path(__file__).resolve().parent.parent / "sql"
+    #: The colour rules; every number can be overridden as CODESVC_RULE_<NAME> in seconds.
+    rules: Rules = field(default_factory=Rules)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read settings from the environment; explicit overrides win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name == "rules":
+                continue
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _convert(f.type, raw, f.name)
+        rule_values = {
+            key[len(ENV_PREFIX + "RULE_") :].lower(): value
+            for key, value in env.items()
+            if key.startswith(ENV_PREFIX + "RULE_")
+        }
+        if rule_values:
+            values["rules"] = Rules.from_mapping(
+                {name: float(value) for name, value in rule_values.items()}
+            )
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        return settings
+
+    @property
+    def embedded(self) -> bool:
+        return not self.database_url
+
+
+def _convert(kind: object, raw: str, name: str) -> object:
+    kind = str(kind)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+    except ValueError:
+        raise SystemExit(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw

@@ -1,0 +1,130 @@
+"""Bearer tokens: the keys that sign and verify them, and the claims they carry."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+
+from codesvc.settings import Settings
+
+ROLES = ("citizen", "scanner", "feeder", "staff", "commission")
+#: Roles whose tokens must name a district.
+DISTRICT_ROLES = ("staff",)
+ALGORITHMS = ("HS256", "ES256")
+
+
+class TokenRejected(Exception):
+    """The token cannot be trusted; the message says why, for the caller."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, from a verified token."""
+
+    role: str
+    sub: str
+    district: str | None
+    expires_at: float
+    token_id: str | None = None
+
+
+def read_or_create_secret(path: Path, nbytes: int = 32) -> bytes:
+    """A secret kept in the data directory, made on first use, readable only by its owner."""
+    if path.exists():
+        return path.read_bytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(nbytes).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(value)
+    return value
+
+
+@dataclass(frozen=True)
+class AuthKeys:
+    """The configured algorithm with its verifying key and, where known, its signing key."""
+
+    algorithm: str
+    verify_key: object
+    signing_key: object | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuthKeys:
+        if settings.auth_algorithm not in ALGORITHMS:
+            raise SystemExit(
+                f"CODESVC_AUTH_ALGORITHM={settings.auth_algorithm!r}: use one of {ALGORITHMS}"
+            )
+        if settings.auth_algorithm == "HS256":
+            secret = (
+                settings.auth_secret.encode()
+                if settings.auth_secret
+                else read_or_create_secret(settings.home / "auth.secret")
+            )
+            return cls("HS256", secret, secret)
+        if not settings.auth_public_key_file:
+            raise SystemExit("ES256 tokens need CODESVC_AUTH_PUBLIC_KEY_FILE (a PEM public key)")
+        public = Path(settings.auth_public_key_file).read_bytes()
+        private = (
+            Path(settings.auth_private_key_file).read_bytes()
+            if settings.auth_private_key_file
+            else None
+        )
+        return cls("ES256", public, private)
+
+    def sign(
+        self,
+        role: str,
+        sub: str,
+        district: str | None = None,
+        ttl: int = 3600,
+        token_id: str | None = None,
+    ) -> str:
+        if self.signing_key is None:
+            raise SystemExit("no signing key: set CODESVC_AUTH_PRIVATE_KEY_FILE")
+        now = int(time.time())
+        claims: dict[str, object] = {"role": role, "sub": sub, "iat": now, "exp": now + ttl}
+        if district:
+            claims["district"] = district
+        claims["jti"] = token_id or secrets.token_hex(8)
+        return jwt.encode(claims, self.signing_key, algorithm=self.algorithm)  # type: ignore[arg-type]
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise TokenRejected("the bearer token is not a well-formed JWT") from None
+        if header.get("alg") != self.algorithm:
+            raise TokenRejected(
+                f"the token is signed with {header.get('alg')!r}; this service accepts "
+                f"only {self.algorithm}"
+            )
+        try:
+            claims = jwt.decode(
+                token,
+                self.verify_key,  # type: ignore[arg-type]
+                algorithms=[self.algorithm],
+                options={"require": ["exp", "sub", "role"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenRejected("the token has expired; get a new one") from None
+        except jwt.InvalidSignatureError:
+            raise TokenRejected("the token's signature does not verify") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise TokenRejected(f"the token lacks the {exc.claim!r} claim") from None
+        except jwt.PyJWTError as exc:
+            raise TokenRejected(f"the token is not valid: {exc}") from None
+        role, sub, district = claims.get("role"), claims.get("sub"), claims.get("district")
+        if role not in ROLES:
+            raise TokenRejected(f"the token's role {role!r} is not one of {', '.join(ROLES)}")
+        if not isinstance(sub, str) or not sub:
+            raise TokenRejected("the token's sub claim must be a non-empty string")
+        if role in DISTRICT_ROLES and not (isinstance(district, str) and district):
+            raise TokenRejected(f"a {role} token must carry a district claim")
+        if district is not None and not isinstance(district, str):
+            raise TokenRejected("the token's district claim must be a string")
+        return Principal(role, sub, district, float(claims["exp"]), claims.get("jti"))

@@ -1,0 +1,124 @@
+"""One PostgreSQL per test session, a fresh migrated database per test, a real server.
+
+``CODESVC_TEST_DATABASE_URL`` names a server to reuse; otherwise a throwaway cluster is
+started (the same embedded PostgreSQL ``codesvc serve`` uses) and deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from codesvc import db
+from codesvc.api.app import create_app
+from codesvc.settings import Settings
+from codesvc.tokens import AuthKeys
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    configured = os.environ.get("CODESVC_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    import pgserver
+
+    with tempfile.TemporaryDirectory(prefix="codesvc-test-pg-") as tmp:
+        server = pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode="delete")
+        # A throwaway cluster need not survive a power cut: trade durability for speed.
+        server.psql(
+            "ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off;"
+            " ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();"
+        )
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def template_db(pg_server_url: str) -> AsyncIterator[str]:
+    """A database migrated once per session; each test copies it."""
+    name = f"codesvc_tpl_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = await asyncpg.connect(pg_server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        async with db.connect(db.with_database(pg_server_url, name)) as conn:
+            await db.migrate(conn, ROOT / "sql")
+        yield name
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def db_url(pg_server_url: str, template_db: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"codesvc_t_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(pg_server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+        yield db.with_database(pg_server_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def conn(db_url: str) -> AsyncIterator[asyncpg.Connection]:
+    async with db.connect(db_url) as connection:
+        yield connection
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=db_url,
+        home=tmp_path / "home",
+        auth_secret="test-secret-" + "x" * 32,
+        id_secret="test-id-secret",
+        log_format="text",
+        sweep_interval=0.2,
+    )
+
+
+@pytest.fixture
+def keys(settings: Settings) -> AuthKeys:
+    return AuthKeys.from_settings(settings)
+
+
+@dataclasses.dataclass
+class Api:
+    """A real server on a local port with a client and a way to make tokens."""
+
+    client: TestClient
+    keys: AuthKeys
+
+    def token(self, role: str, sub: str, district: str | None = None, ttl: int = 3600) -> str:
+        return self.keys.sign(role, sub, district, ttl=ttl)
+
+    def auth(self, role: str, sub: str = "tester", district: str | None = None) -> dict[str, str]:
+        if role == "staff" and district is None:
+            district = "310101"
+        return {"Authorization": f"Bearer {self.token(role, sub, district)}"}
+
+    @property
+    def app(self):  # type: ignore[no-untyped-def]
+        return self.client.server.app
+
+
+@pytest.fixture
+async def api(settings: Settings, keys: AuthKeys) -> AsyncIterator[Api]:
+    app = create_app(settings)
+    async with TestClient(TestServer(app)) as client:
+        yield Api(client, keys)
