@@ -86,7 +86,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         database_url=db_url,
         home=tmp_path / "home",
         auth_secret="test-secret-" + "x" * 32,
-        id_secret="test-id-secret",
+        id_secret="test-id-secret-0123456789",
         log_format="text",
         sweep_interval=0.2,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -19,6 +20,8 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 AUTH_KEYS = web.AppKey("auth_keys", AuthKeys)
 AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("authenticator")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+#: Set to make the sweeper run now (after a listing or campaign change).
+SWEEP_NOW = web.AppKey("sweep_now", asyncio.Event)
 
 #: Per request: the verified caller and the request id.
 PRINCIPAL = web.RequestKey("principal", Principal)

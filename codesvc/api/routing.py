@@ -135,7 +135,8 @@ def field_errors(exc: pydantic.ValidationError, prefix: str = "") -> dict[str, s
     errors: dict[str, str] = {}
     for error in exc.errors(include_url=False):
         path = ".".join(str(part) for part in error["loc"]) or "body"
-        errors.setdefault(prefix + path, error["msg"])
+        message = error["msg"].removeprefix("Value error, ")
+        errors.setdefault(prefix + path, message)
     return errors
 
 

@@ -1,0 +1,31 @@
+"""Who may see whom: a citizen themself, staff their district's people, the commission all."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from codesvc.api.keys import POOL, principal
+from codesvc.api.problems import Problem
+from codesvc.service import persons
+
+NOT_FOUND = "No such person, or not one you may see."
+
+
+async def person_for(
+    request: web.Request, person_ref: str, read: str | None = None
+) -> persons.Person:
+    """The person ``person_ref`` if the caller may see them; 404 otherwise (never a hint)."""
+    caller = principal(request)
+    async with request.app[POOL].acquire() as conn:
+        person = await persons.by_ref(conn, person_ref)
+        if person is None:
+            if caller.role == "citizen":
+                raise Problem(
+                    404, "Your token names no registered person; ask the registry to register you."
+                )
+            raise Problem(404, NOT_FOUND)
+        if caller.role == "staff" and not await persons.visible_to_district(
+            conn, person, caller.district
+        ):
+            raise Problem(404, NOT_FOUND)
+    return person

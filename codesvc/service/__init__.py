@@ -1,0 +1,1 @@
+"""The service layer: the pure health code applied to what is stored in PostgreSQL."""

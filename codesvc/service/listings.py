@@ -1,0 +1,197 @@
+"""Risk-area listings and test campaigns: change them, or preview what a change would do.
+
+A change re-evaluates exactly the people it can affect, found by index (arrivals from
+the area in the changed window; people of the campaign's districts with no test in its
+window). Their stored statuses are marked due at once, so reads and scans honour the
+change immediately and the sweeper stores it, however many people that is.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import asyncpg
+
+from codesvc.service import status as status_store
+from codesvc.service.ingest import WORLD_LOCK
+from codesvc.state.colors import Color
+from codesvc.state.person import from_json
+from codesvc.state.rules import Rules
+from codesvc.state.timeline import evaluate
+from codesvc.state.world import Campaign, Listing, World
+
+#: People evaluated at a time by a dry run.
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Preview:
+    affected: int
+    changes: Counter[tuple[Color, Color]]
+
+
+async def affected_by_listing(
+    conn: asyncpg.Connection, area_code: str, start: datetime, end: datetime | None
+) -> list[int]:
+    rows = await conn.fetch(
+        """SELECT DISTINCT person_id FROM events
+           WHERE kind = 'travel.arrival' AND data ->> 'area_code' = $1
+             AND occurred_at >= $2 AND ($3::timestamptz IS NULL OR occurred_at < $3)
+             AND person_id IS NOT NULL""",
+        area_code,
+        start,
+        end,
+    )
+    return [r["person_id"] for r in rows]
+
+
+async def affected_by_campaign(conn: asyncpg.Connection, campaign: Campaign) -> list[int]:
+    rows = await conn.fetch(
+        """SELECT p.person_id FROM persons p
+           WHERE p.district = ANY($1::text[])
+             AND NOT EXISTS (
+                 SELECT 1 FROM events e
+                 WHERE e.person_id = p.person_id AND e.kind = 'test.result'
+                   AND e.occurred_at >= $2 AND e.occurred_at <= $3)""",
+        sorted(campaign.districts),
+        campaign.starts_at,
+        campaign.ends_at,
+    )
+    return [r["person_id"] for r in rows]
+
+
+async def preview(
+    conn: asyncpg.Connection,
+    person_ids: Sequence[int],
+    rules: Rules,
+    now: datetime,
+    change: Listing | Campaign,
+) -> Preview:
+    """How many of these people would turn which colour now if ``change`` were in force."""
+    changes: Counter[tuple[Color, Color]] = Counter()
+    for start in range(0, len(person_ids), CHUNK):
+        chunk = list(person_ids[start : start + CHUNK])
+        rows = await conn.fetch(
+            "SELECT person_id, state FROM statuses WHERE person_id = ANY($1::bigint[])", chunk
+        )
+        states = [from_json(r["state"]) for r in rows]
+        world = await status_store.load_world(conn, states, rules)
+        changed = _with(world, change)
+        for state in states:
+            before = evaluate(state, world, now).color
+            after = evaluate(state, changed, now).color
+            if before is not after:
+                changes[(before, after)] += 1
+    return Preview(len(person_ids), changes)
+
+
+def _with(world: World, change: Listing | Campaign) -> World:
+    if isinstance(change, Listing):
+        others = tuple(
+            item
+            for item in world.listings
+            if (item.area_code, item.valid_from) != (change.area_code, change.valid_from)
+        )
+        return replace(world, listings=(*others, change))
+    campaigns = tuple(c for c in world.campaigns if c.campaign_id != change.campaign_id)
+    return replace(world, campaigns=(*campaigns, change))
+
+
+async def put_listing(
+    conn: asyncpg.Connection,
+    listing: Listing,
+    by: str,
+    rules: Rules,
+    now: datetime,
+    dry_run: bool,
+) -> Preview:
+    """Add or change the listing of an area starting at ``valid_from`` (or preview it)."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", WORLD_LOCK)
+        old = await conn.fetchrow(
+            "SELECT valid_to FROM risk_listings WHERE area_code = $1 AND valid_from = $2",
+            listing.area_code,
+            listing.valid_from,
+        )
+        end = listing.valid_to
+        if old is not None and (old["valid_to"] is None or (end and old["valid_to"] > end)):
+            end = old["valid_to"]
+        people = await affected_by_listing(conn, listing.area_code, listing.valid_from, end)
+        if dry_run:
+            return await preview(conn, people, rules, now, listing)
+        await conn.execute(
+            """INSERT INTO risk_listings (area_code, valid_from, level, valid_to, changed_by,
+                                          changed_at)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (area_code, valid_from) DO UPDATE
+               SET level = EXCLUDED.level, valid_to = EXCLUDED.valid_to,
+                   changed_by = EXCLUDED.changed_by, changed_at = EXCLUDED.changed_at""",
+            listing.area_code,
+            listing.valid_from,
+            listing.level,
+            listing.valid_to,
+            by,
+            now,
+        )
+        await mark_due(conn, people, now, f"listing:{listing.area_code}")
+        return Preview(len(people), Counter())
+
+
+async def add_campaign(
+    conn: asyncpg.Connection,
+    districts: frozenset[str],
+    starts_at: datetime,
+    ends_at: datetime,
+    by: str,
+    rules: Rules,
+    now: datetime,
+    dry_run: bool,
+) -> tuple[Campaign, Preview]:
+    campaign = Campaign("c_" + secrets.token_hex(6), districts, starts_at, ends_at)
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", WORLD_LOCK)
+        people = await affected_by_campaign(conn, campaign)
+        if dry_run:
+            return campaign, await preview(conn, people, rules, now, campaign)
+        await conn.execute(
+            """INSERT INTO campaigns (campaign_id, districts, starts_at, ends_at, created_by,
+                                      created_at)
+               VALUES ($1, $2, $3, $4, $5, $6)""",
+            campaign.campaign_id,
+            sorted(districts),
+            starts_at,
+            ends_at,
+            by,
+            now,
+        )
+        # Nobody's colour changes before the campaign ends; then its people are due.
+        await mark_due(conn, people, max(now, ends_at), f"campaign:{campaign.campaign_id}")
+        return campaign, Preview(len(people), Counter())
+
+
+async def mark_due(
+    conn: asyncpg.Connection, person_ids: Sequence[int], at: datetime, cause: str
+) -> None:
+    await conn.execute(
+        """UPDATE statuses SET next_change_at = LEAST(COALESCE(next_change_at, $2), $2),
+                               due_cause = $3
+           WHERE person_id = ANY($1::bigint[])""",
+        list(person_ids),
+        at,
+        cause,
+    )
+
+
+async def all_listings(
+    conn: asyncpg.Connection, area_code: str | None = None
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT area_code, level, valid_from, valid_to, changed_by, changed_at
+           FROM risk_listings WHERE $1::text IS NULL OR area_code = $1
+           ORDER BY area_code, valid_from""",
+        area_code,
+    )

@@ -1,0 +1,135 @@
+"""People: registration by id number (kept only as a keyed hash) and lookups by reference."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from codesvc.identity import id_hash
+from codesvc.service import status as status_store
+
+#: Characters of a person_ref: no 0/O or 1/I/L, so a reference read aloud survives.
+_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def new_person_ref() -> str:
+    return "p_" + "".join(secrets.choice(_ALPHABET) for _ in range(12))
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """What is needed to register someone; id_number is hashed before it is stored."""
+
+    id_number: str
+    name: str
+    district: str
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    person_id: int
+    person_ref: str
+    name: str
+    district: str
+    phone: str | None
+    registered_at: datetime
+
+
+PERSON_COLUMNS = "person_id, person_ref, name, district, phone, registered_at"
+
+
+def _person(row: asyncpg.Record) -> Person:
+    return Person(
+        row["person_id"],
+        row["person_ref"],
+        row["name"],
+        row["district"],
+        row["phone"],
+        row["registered_at"],
+    )
+
+
+async def ensure_registered(
+    conn: asyncpg.Connection,
+    registrations: Sequence[Registration],
+    secret: bytes,
+    now: datetime,
+) -> tuple[dict[str, Person], set[str]]:
+    """Find or register each person by id number; returns them by id number, and the new ones.
+
+    Registering is idempotent on the id number: a second registration returns the first
+    person unchanged. Rows are inserted in hash order so concurrent batches cannot deadlock.
+    """
+    by_hash: dict[bytes, Registration] = {}
+    for reg in registrations:
+        by_hash.setdefault(id_hash(secret, reg.id_number), reg)
+    hashes = sorted(by_hash)
+    rows = await conn.fetch(
+        f"SELECT id_hash, {PERSON_COLUMNS} FROM persons WHERE id_hash = ANY($1::bytea[])", hashes
+    )
+    found = {bytes(r["id_hash"]): _person(r) for r in rows}
+    missing = [h for h in hashes if h not in found]
+    created: set[str] = set()
+    if missing:
+        regs = [by_hash[h] for h in missing]
+        inserted = await conn.fetch(
+            f"""INSERT INTO persons (person_ref, id_hash, name, district, phone, registered_at)
+                SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[],
+                                     $5::text[], $6::timestamptz[])
+                ORDER BY 2
+                ON CONFLICT (id_hash) DO NOTHING
+                RETURNING id_hash, {PERSON_COLUMNS}""",
+            [new_person_ref() for _ in missing],
+            missing,
+            [r.name for r in regs],
+            [r.district for r in regs],
+            [r.phone for r in regs],
+            [now] * len(missing),
+        )
+        new_people = [_person(r) for r in inserted]
+        for r in inserted:
+            found[bytes(r["id_hash"])] = _person(r)
+        await status_store.create(conn, new_people)
+        created = {p.person_ref for p in new_people}
+        raced = [h for h in missing if h not in found]
+        if raced:  # registered by a concurrent request a moment ago
+            rows = await conn.fetch(
+                f"SELECT id_hash, {PERSON_COLUMNS} FROM persons WHERE id_hash = ANY($1::bytea[])",
+                raced,
+            )
+            found.update({bytes(r["id_hash"]): _person(r) for r in rows})
+    result = {}
+    for h, reg in by_hash.items():
+        result[reg.id_number] = found[h]
+    return result, created
+
+
+async def by_refs(conn: asyncpg.Connection, refs: Sequence[str]) -> dict[str, Person]:
+    rows = await conn.fetch(
+        f"SELECT {PERSON_COLUMNS} FROM persons WHERE person_ref = ANY($1::text[])", list(refs)
+    )
+    return {r["person_ref"]: _person(r) for r in rows}
+
+
+async def by_ref(conn: asyncpg.Connection, ref: str) -> Person | None:
+    found = await by_refs(conn, [ref])
+    return found.get(ref)
+
+
+async def by_id_number(conn: asyncpg.Connection, id_number: str, secret: bytes) -> Person | None:
+    row = await conn.fetchrow(
+        f"SELECT {PERSON_COLUMNS} FROM persons WHERE id_hash = $1", id_hash(secret, id_number)
+    )
+    return _person(row) if row else None
+
+
+async def visible_to_district(
+    conn: asyncpg.Connection, person: Person, district: str | None
+) -> bool:
+    """Staff see the people registered in their district."""
+    return district is not None and person.district == district

@@ -1,0 +1,268 @@
+"""Stored statuses: lock, recompute from the fold, save with the bitemporal history.
+
+The stored status is a cache of ``evaluate(state, world, now)``; every write path
+(events, corrections, listings, campaigns, the sweeper) goes through ``refresh``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from codesvc.state.colors import Color
+from codesvc.state.events import TravelArrival
+from codesvc.state.history import Recorded, reconcile
+from codesvc.state.person import PersonState, from_json, to_json
+from codesvc.state.rules import Rules
+from codesvc.state.status import Interval, Status
+from codesvc.state.timeline import evaluate
+from codesvc.state.world import Campaign, Listing, World
+
+if TYPE_CHECKING:
+    from codesvc.service.persons import Person
+
+#: A change to a person's facts made inside the transaction that holds their row.
+Mutation = Callable[[int, PersonState], PersonState]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A person's row in ``statuses``."""
+
+    person_id: int
+    state: PersonState
+    color: Color
+    since: datetime
+    next_change_at: datetime | None
+    due_cause: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a refresh did to one person."""
+
+    person_id: int
+    before: Color
+    after: Status
+
+
+STATUS_COLUMNS = "person_id, state, color, since, next_change_at, due_cause"
+
+
+def stored(row: asyncpg.Record) -> Stored:
+    return Stored(
+        row["person_id"],
+        from_json(row["state"]),
+        Color(row["color"]),
+        row["since"],
+        row["next_change_at"],
+        row["due_cause"],
+    )
+
+
+async def lock(conn: asyncpg.Connection, person_ids: Iterable[int]) -> dict[int, Stored]:
+    """Lock the rows in id order (so concurrent writers cannot deadlock) and read them."""
+    rows = await conn.fetch(
+        f"""SELECT {STATUS_COLUMNS} FROM statuses WHERE person_id = ANY($1::bigint[])
+            ORDER BY person_id FOR UPDATE""",
+        sorted(set(person_ids)),
+    )
+    return {r["person_id"]: stored(r) for r in rows}
+
+
+async def read(conn: asyncpg.Connection, person_id: int) -> Stored | None:
+    row = await conn.fetchrow(
+        f"SELECT {STATUS_COLUMNS} FROM statuses WHERE person_id = $1", person_id
+    )
+    return stored(row) if row else None
+
+
+async def load_world(
+    conn: asyncpg.Connection, states: Iterable[PersonState], rules: Rules
+) -> World:
+    """The listings and campaigns that can touch these people, and nothing else."""
+    areas: set[str] = set()
+    districts: set[str] = set()
+    for state in states:
+        districts.add(state.district)
+        areas.update(e.area_code for e in state.events if isinstance(e, TravelArrival))
+    listings = await conn.fetch(
+        "SELECT area_code, level, valid_from, valid_to FROM risk_listings "
+        "WHERE area_code = ANY($1::text[])",
+        sorted(areas),
+    )
+    campaigns = await conn.fetch(
+        "SELECT campaign_id, districts, starts_at, ends_at FROM campaigns "
+        "WHERE districts && $1::text[]",
+        sorted(districts),
+    )
+    return World(
+        tuple(
+            Listing(r["area_code"], r["level"], r["valid_from"], r["valid_to"]) for r in listings
+        ),
+        tuple(
+            Campaign(r["campaign_id"], frozenset(r["districts"]), r["starts_at"], r["ends_at"])
+            for r in campaigns
+        ),
+        rules,
+    )
+
+
+async def evaluate_one(
+    conn: asyncpg.Connection, stored: Stored, rules: Rules, now: datetime
+) -> Status:
+    """A status read: the stored facts evaluated now, so no passed deadline is ever shown."""
+    world = await load_world(conn, [stored.state], rules)
+    return evaluate(stored.state, world, now)
+
+
+async def create(conn: asyncpg.Connection, people: Sequence[Person]) -> None:
+    """The first status and history of newly registered people: green since registration."""
+    if not people:
+        return
+    states = [PersonState.new(p.registered_at, p.district) for p in people]
+    statuses = [evaluate(s, World(), p.registered_at) for s, p in zip(states, people, strict=True)]
+    await conn.execute(
+        """INSERT INTO statuses (person_id, state, color, since, next_change_at, updated_at)
+           SELECT * FROM unnest($1::bigint[], $2::jsonb[], $3::text[], $4::timestamptz[],
+                                $5::timestamptz[], $6::timestamptz[])""",
+        [p.person_id for p in people],
+        [to_json(s) for s in states],
+        [st.color.value for st in statuses],
+        [st.since for st in statuses],
+        [st.next_change_at for st in statuses],
+        [p.registered_at for p in people],
+    )
+    await _insert_history(
+        conn,
+        [(p.person_id, i) for p, st in zip(people, statuses, strict=True) for i in st.intervals],
+        people[0].registered_at,
+    )
+
+
+async def refresh(
+    conn: asyncpg.Connection,
+    locked: dict[int, Stored],
+    rules: Rules,
+    now: datetime,
+    causes: dict[int, str] | str,
+    mutate: Mutation | None = None,
+) -> list[Change]:
+    """Apply ``mutate`` to locked people, recompute them, and save status and history."""
+    states = {
+        pid: (mutate(pid, stored.state) if mutate else stored.state)
+        for pid, stored in locked.items()
+    }
+    world = await load_world(conn, states.values(), rules)
+    changes = [
+        Change(pid, locked[pid].color, evaluate(state, world, now)) for pid, state in states.items()
+    ]
+    if not changes:
+        return []
+    await conn.execute(
+        """UPDATE statuses AS s SET state = u.state, color = u.color, since = u.since,
+                  next_change_at = u.next_change_at, due_cause = NULL,
+                  version = s.version + 1, updated_at = $6
+           FROM unnest($1::bigint[], $2::jsonb[], $3::text[], $4::timestamptz[],
+                       $5::timestamptz[]) AS u(person_id, state, color, since, next_change_at)
+           WHERE s.person_id = u.person_id""",
+        [c.person_id for c in changes],
+        [to_json(states[c.person_id]) for c in changes],
+        [c.after.color.value for c in changes],
+        [c.after.since for c in changes],
+        [c.after.next_change_at for c in changes],
+        now,
+    )
+    await _save_history(conn, changes, locked, now, causes)
+    return changes
+
+
+async def _save_history(
+    conn: asyncpg.Connection,
+    changes: Sequence[Change],
+    locked: dict[int, Stored],
+    now: datetime,
+    causes: dict[int, str] | str,
+) -> None:
+    rows = await conn.fetch(
+        """SELECT row_id, person_id, valid_from, valid_to, color, cause, recorded_at
+           FROM history WHERE person_id = ANY($1::bigint[]) AND superseded_at IS NULL
+           ORDER BY person_id, valid_from""",
+        [c.person_id for c in changes],
+    )
+    current: dict[int, list[Recorded]] = {}
+    for r in rows:
+        current.setdefault(r["person_id"], []).append(recorded(r))
+    closes: list[tuple[int, datetime | None]] = []
+    superseded: list[tuple[int, str]] = []
+    inserts: list[tuple[int, Interval]] = []
+    for change in changes:
+        pid = change.person_id
+        plan = reconcile(current.get(pid, []), change.after.intervals, now)
+        if not (plan.close or plan.supersede or plan.insert):
+            continue
+        cause = causes if isinstance(causes, str) else causes.get(pid, "recomputed")
+        cause = locked[pid].due_cause or cause
+        closes.extend(plan.close)
+        superseded.extend((row_id, cause) for row_id in plan.supersede)
+        inserts.extend((pid, interval) for interval in plan.insert)
+    if closes:
+        await conn.execute(
+            """UPDATE history AS h SET valid_to = u.valid_to
+               FROM unnest($1::bigint[], $2::timestamptz[]) AS u(row_id, valid_to)
+               WHERE h.row_id = u.row_id""",
+            [c[0] for c in closes],
+            [c[1] for c in closes],
+        )
+    if superseded:
+        await conn.execute(
+            """UPDATE history AS h SET superseded_at = $3, superseded_by = u.cause
+               FROM unnest($1::bigint[], $2::text[]) AS u(row_id, cause)
+               WHERE h.row_id = u.row_id""",
+            [s[0] for s in superseded],
+            [s[1] for s in superseded],
+            now,
+        )
+    await _insert_history(conn, inserts, now)
+
+
+async def _insert_history(
+    conn: asyncpg.Connection, rows: Sequence[tuple[int, Interval]], now: datetime
+) -> None:
+    if not rows:
+        return
+    await conn.execute(
+        """INSERT INTO history (person_id, valid_from, valid_to, color, cause, recorded_at)
+           SELECT u.*, $6 FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[],
+                                      $4::text[], $5::text[]) AS u""",
+        [pid for pid, _ in rows],
+        [i.start for _, i in rows],
+        [i.end for _, i in rows],
+        [i.color.value for _, i in rows],
+        [i.cause for _, i in rows],
+        now,
+    )
+
+
+def recorded(row: asyncpg.Record) -> Recorded:
+    return Recorded(
+        row["row_id"],
+        Interval(row["valid_from"], row["valid_to"], Color(row["color"]), row["cause"]),
+        row["recorded_at"],
+        row.get("superseded_at"),
+        row.get("superseded_by"),
+    )
+
+
+async def history(conn: asyncpg.Connection, person_id: int) -> list[Recorded]:
+    rows = await conn.fetch(
+        """SELECT row_id, valid_from, valid_to, color, cause, recorded_at, superseded_at,
+                  superseded_by
+           FROM history WHERE person_id = $1 ORDER BY valid_from, recorded_at, row_id""",
+        person_id,
+    )
+    return [recorded(r) for r in rows]
