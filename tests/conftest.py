@@ -122,3 +122,61 @@ async def api(settings: Settings, keys: AuthKeys) -> AsyncIterator[Api]:
     app = create_app(settings)
     async with TestClient(TestServer(app)) as client:
         yield Api(client, keys)
+
+
+class City:
+    """A feed, the commission and citizens talking to a real server."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.client = api.client
+        self.feeder = api.auth("feeder", "itinerary-feed")
+        self.commission = api.auth("commission", "commissioner-1")
+
+    async def register(self, district: str = "310101", name: str = "张三") -> str:
+        from tests.builders import id_number
+
+        resp = await self.client.post(
+            "/v1/persons",
+            json={"id_number": id_number(district), "name": name, "district": district},
+            headers=self.feeder,
+        )
+        assert resp.status == 201, await resp.text()
+        return str((await resp.json())["person_ref"])
+
+    async def send(self, *events: dict, headers: dict[str, str] | None = None) -> list[dict]:  # type: ignore[type-arg]
+        resp = await self.client.post(
+            "/v1/events", json={"events": list(events)}, headers=headers or self.feeder
+        )
+        assert resp.status == 200, await resp.text()
+        return list((await resp.json())["results"])
+
+    async def status(self, ref: str, lang: str | None = None) -> dict:  # type: ignore[type-arg]
+        headers = self.api.auth("citizen", ref)
+        if lang:
+            headers["Accept-Language"] = lang
+        resp = await self.client.get("/v1/me/status", headers=headers)
+        assert resp.status == 200, await resp.text()
+        return dict(await resp.json())
+
+    async def history(self, ref: str, as_shown: bool = False) -> list[dict]:  # type: ignore[type-arg]
+        resp = await self.client.get(
+            "/v1/me/history" + ("?as_shown=true" if as_shown else ""),
+            headers=self.api.auth("citizen", ref),
+        )
+        assert resp.status == 200, await resp.text()
+        return list((await resp.json())["intervals"])
+
+    async def list_area(self, area: str, level: str, valid_from: str, **extra: object) -> dict:  # type: ignore[type-arg]
+        resp = await self.client.put(
+            f"/v1/risk-areas/{area}",
+            json={"level": level, "valid_from": valid_from, **extra},
+            headers=self.commission,
+        )
+        assert resp.status == 200, await resp.text()
+        return dict(await resp.json())
+
+
+@pytest.fixture
+def city(api: Api) -> City:
+    return City(api)

@@ -52,7 +52,7 @@ async def affected_by_listing(
 async def affected_by_campaign(conn: asyncpg.Connection, campaign: Campaign) -> list[int]:
     rows = await conn.fetch(
         """SELECT p.person_id FROM persons p
-           WHERE p.district = ANY($1::text[])
+           WHERE p.district = ANY($1::text[]) AND p.registered_at < $3
              AND NOT EXISTS (
                  SELECT 1 FROM events e
                  WHERE e.person_id = p.person_id AND e.kind = 'test.result'
