@@ -55,8 +55,10 @@ async def load(
     now = datetime.now(UTC)
     commission = Principal("commission", "demo", None, now.timestamp() + 3600)
     async with pool.acquire() as conn:
-        for area, level in ((MEDIUM_AREA, "medium"), (HIGH_AREA, "high")):
-            listing = Listing(area, level, now - timedelta(days=30), None)
+        for listing in (
+            Listing(MEDIUM_AREA, "medium", now - timedelta(days=30), None),
+            Listing(HIGH_AREA, "high", now - timedelta(days=30), None),
+        ):
             await put_listing(conn, listing, "demo", rules, now, dry_run=False)
         events: list[dict[str, object]] = []
         for n in range(people):

@@ -45,13 +45,20 @@ class TestTwoNegatives:
         assert colors(s) == [(ORIGIN, GREEN), (at(), YELLOW), (at(hours=25), GREEN)]
 
     def test_tests_23h59m_apart_do_not(self) -> None:
-        s = status(at(days=5), arrival(at()), negative(at(hours=1)), negative(at(hours=24, minutes=59)))
+        s = status(
+            at(days=5), arrival(at()), negative(at(hours=1)), negative(at(hours=24, minutes=59))
+        )
         assert s.color is YELLOW
         r1 = next(r for r in s.reasons if r.rule == "R1")
         assert (r1.tests_needed, r1.next_test_from) == (1, at(hours=25))
 
     def test_a_third_test_24_hours_after_the_first_completes_the_pair(self) -> None:
-        events = [arrival(at()), negative(at(hours=1)), negative(at(hours=2)), negative(at(hours=25))]
+        events = [
+            arrival(at()),
+            negative(at(hours=1)),
+            negative(at(hours=2)),
+            negative(at(hours=25)),
+        ]
         assert colors(status(at(days=5), *events))[-1] == (at(hours=25), GREEN)
 
     def test_a_test_sampled_before_the_hold_began_does_not_count(self) -> None:
@@ -143,7 +150,12 @@ class TestPositive:
 
     def test_discharge_ends_it_then_7_days_yellow(self) -> None:
         s = status(at(days=12), positive(at()), discharge(at(days=10)))
-        assert colors(s) == [(ORIGIN, GREEN), (at(), RED), (at(days=10), YELLOW), (at(days=17), GREEN)]
+        assert colors(s) == [
+            (ORIGIN, GREEN),
+            (at(), RED),
+            (at(days=10), YELLOW),
+            (at(days=17), GREEN),
+        ]
         assert (s.reasons[0].phase, s.reasons[0].ends_at) == ("monitoring", at(days=17))
 
     def test_a_discharge_before_the_positive_does_not_end_it(self) -> None:
@@ -214,7 +226,12 @@ class TestOverride:
         first = override(at(), RED, override_id="ov-1")
         second = override(at(days=2), YELLOW, until=at(days=3), override_id="ov-2")
         s = status(at(days=4), first, second)
-        assert colors(s) == [(ORIGIN, GREEN), (at(), RED), (at(days=2), YELLOW), (at(days=3), GREEN)]
+        assert colors(s) == [
+            (ORIGIN, GREEN),
+            (at(), RED),
+            (at(days=2), YELLOW),
+            (at(days=3), GREEN),
+        ]
         assert [i.cause for i in s.intervals[1:3]] == ["R7:ov-1", "R7:ov-2"]
 
 

@@ -25,7 +25,9 @@ def test_defaults_are_the_spec_numbers() -> None:
 
 
 def test_configuration_round_trips_and_keeps_defaults() -> None:
-    rules = Rules.from_mapping({"red_minimum": 7 * 86400, "landing_negatives": 1, "test_spacing": 1.5})
+    rules = Rules.from_mapping(
+        {"red_minimum": 7 * 86400, "landing_negatives": 1, "test_spacing": 1.5}
+    )
     assert rules.red_minimum == timedelta(days=7)
     assert rules.test_spacing == timedelta(seconds=1.5)
     assert rules.red_tests_after == RULES.red_tests_after

@@ -24,7 +24,11 @@ WHEN = "2022-02-08T10:00:00+08:00"
 TIME_MESSAGE = "must be an RFC 3339 time with an offset, e.g. 2022-02-08T10:00:00+08:00"
 
 VALID = {
-    "travel.arrival": {"area_code": "440306", "source": "district_report", "reporting_district": "310101"},
+    "travel.arrival": {
+        "area_code": "440306",
+        "source": "district_report",
+        "reporting_district": "310101",
+    },
     "test.result": {"result": "negative", "lab_id": "lab-7", "sample_id": "S-1"},
     "contact.designated": {"level": "close", "case_ref": "case-9"},
     "case.discharged": {"case_ref": "case-9"},
@@ -80,7 +84,10 @@ def test_an_override_carries_its_colour_and_end() -> None:
 def test_optional_fields_may_be_absent_or_null() -> None:
     bare = parse_event(ID, "travel.arrival", WHEN, {"area_code": "440306", "source": "itinerary"})
     null = parse_event(
-        ID, "travel.arrival", WHEN, {"area_code": "440306", "source": "itinerary", "reporting_district": None}
+        ID,
+        "travel.arrival",
+        WHEN,
+        {"area_code": "440306", "source": "itinerary", "reporting_district": None},
     )
     assert isinstance(bare, TravelArrival)
     assert bare == null
@@ -89,14 +96,18 @@ def test_optional_fields_may_be_absent_or_null() -> None:
 
 
 def test_correction_voids_are_normalised_and_deduplicated() -> None:
-    event = parse_event(ID, "correction", WHEN, {"voids": [OTHER_ID.upper(), OTHER_ID], "reason": "x"})
+    event = parse_event(
+        ID, "correction", WHEN, {"voids": [OTHER_ID.upper(), OTHER_ID], "reason": "x"}
+    )
     assert isinstance(event, Correction)
     assert (event.voids, event.appeal_id) == ((OTHER_ID,), None)
 
 
 def test_an_aware_datetime_is_accepted_for_occurred_at() -> None:
     shanghai = timezone(timedelta(hours=8))
-    event = parse_event(ID, "test.result", datetime(2022, 2, 8, 10, tzinfo=shanghai), VALID["test.result"])
+    event = parse_event(
+        ID, "test.result", datetime(2022, 2, 8, 10, tzinfo=shanghai), VALID["test.result"]
+    )
     assert isinstance(event, TestResult)
     assert event.occurred_at == datetime(2022, 2, 8, 2, tzinfo=UTC)
 
@@ -133,22 +144,62 @@ def test_every_problem_is_reported_at_once() -> None:
 @pytest.mark.parametrize(
     ("kind", "field", "value", "message"),
     [
-        ("travel.arrival", "area_code", "44030", "must be a 6-digit administrative division code, e.g. 310101"),
-        ("travel.arrival", "area_code", 440306, "must be a 6-digit administrative division code, e.g. 310101"),
-        ("travel.arrival", "area_code", "４４０３０６", "must be a 6-digit administrative division code, e.g. 310101"),
-        ("travel.arrival", "reporting_district", "3101", "must be a 6-digit administrative division code, e.g. 310101"),
-        ("travel.arrival", "source", "rumour", "must be one of itinerary, district_report, self_report"),
+        (
+            "travel.arrival",
+            "area_code",
+            "44030",
+            "must be a 6-digit administrative division code, e.g. 310101",
+        ),
+        (
+            "travel.arrival",
+            "area_code",
+            440306,
+            "must be a 6-digit administrative division code, e.g. 310101",
+        ),
+        (
+            "travel.arrival",
+            "area_code",
+            "４４０３０６",
+            "must be a 6-digit administrative division code, e.g. 310101",
+        ),
+        (
+            "travel.arrival",
+            "reporting_district",
+            "3101",
+            "must be a 6-digit administrative division code, e.g. 310101",
+        ),
+        (
+            "travel.arrival",
+            "source",
+            "rumour",
+            "must be one of itinerary, district_report, self_report",
+        ),
         ("test.result", "result", "Negative", "must be one of negative, positive"),
         ("test.result", "result", True, "must be one of negative, positive"),
         ("test.result", "lab_id", "", "must be a non-empty string of at most 200 characters"),
         ("test.result", "sample_id", "   ", "must be a non-empty string of at most 200 characters"),
-        ("test.result", "sample_id", "x" * 201, "must be a non-empty string of at most 200 characters"),
+        (
+            "test.result",
+            "sample_id",
+            "x" * 201,
+            "must be a non-empty string of at most 200 characters",
+        ),
         ("contact.designated", "level", "tertiary", "must be one of close, secondary"),
-        ("contact.designated", "case_ref", 7, "must be a non-empty string of at most 200 characters"),
+        (
+            "contact.designated",
+            "case_ref",
+            7,
+            "must be a non-empty string of at most 200 characters",
+        ),
         ("case.discharged", "case_ref", "", "must be a non-empty string of at most 200 characters"),
         ("correction", "voids", [], "must be a non-empty list of event ids (UUIDs)"),
         ("correction", "voids", OTHER_ID, "must be a non-empty list of event ids (UUIDs)"),
-        ("correction", "voids", [OTHER_ID, "nope"], "item 1 must be a UUID, e.g. 6f1c2a4e-0d6b-4c8e-9a51-1f7b3c2d9e80"),
+        (
+            "correction",
+            "voids",
+            [OTHER_ID, "nope"],
+            "item 1 must be a UUID, e.g. 6f1c2a4e-0d6b-4c8e-9a51-1f7b3c2d9e80",
+        ),
         ("correction", "voids", [ID], "a correction cannot void itself"),
         ("correction", "reason", "", "must be a non-empty string of at most 200 characters"),
         ("correction", "appeal_id", "", "must be a non-empty string of at most 200 characters"),

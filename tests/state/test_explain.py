@@ -52,12 +52,26 @@ def campaign_world() -> World:
 
 #: (rule, phase, reason at a moment, words in English, words in Chinese)
 CASES = [
-    ("R1", "hold", lambda: status(at(hours=1), arrival(at(), MEDIUM_AREA)), "medium-risk", "中风险"),
-    ("R2", "hold", lambda: status(at(days=1), arrival(at(), HIGH_AREA)), "22 Feb 10:00 at the earliest", "红码至少持续至2月22日 10:00"),
+    (
+        "R1",
+        "hold",
+        lambda: status(at(hours=1), arrival(at(), MEDIUM_AREA)),
+        "medium-risk",
+        "中风险",
+    ),
+    (
+        "R2",
+        "hold",
+        lambda: status(at(days=1), arrival(at(), HIGH_AREA)),
+        "22 Feb 10:00 at the earliest",
+        "红码至少持续至2月22日 10:00",
+    ),
     (
         "R2",
         "monitoring",
-        lambda: status(at(days=15), arrival(at(), HIGH_AREA), negative(at(days=10)), negative(at(days=11))),
+        lambda: status(
+            at(days=15), arrival(at(), HIGH_AREA), negative(at(days=10)), negative(at(days=11))
+        ),
         "yellow until 1 Mar 10:00",
         "黄码持续至3月1日 10:00",
     ),
@@ -69,14 +83,62 @@ CASES = [
         "close contact",
         "健康监测期",
     ),
-    ("R4", "hold", lambda: status(at(days=1), contact(at(), "secondary")), "secondary contact", "次密切接触者"),
-    ("R5", "hold", lambda: status(at(days=1), positive(at())), "until you are discharged", "出院前保持红码"),
-    ("R5", "monitoring", lambda: status(at(days=11), positive(at()), discharge(at(days=10))), "yellow until 25 Feb 10:00", "黄码持续至2月25日 10:00"),
-    ("R6", "pending", lambda: status(at(hours=1), arrival(at(), UNLISTED_AREA)), "due by 11 Feb 10:00", "请在2月11日 10:00前完成落地检"),
-    ("R6", "hold", lambda: status(at(days=4), arrival(at(), UNLISTED_AREA)), "not done by 11 Feb 10:00", "未在2月11日 10:00前完成落地检"),
-    ("R7", "hold", lambda: status(at(hours=1), override(at(), Color.RED, at(days=2))), "set to red by hand by Huangpu health office", "由Huangpu health office人工设为红码"),
-    ("R8", "pending", lambda: evaluate(person(), campaign_world(), at(days=1)), "Take a test by then", "请在截止前完成一次检测"),
-    ("R8", "hold", lambda: evaluate(person(), campaign_world(), at(days=3)), "no test of yours was recorded", "未查到您的检测记录"),
+    (
+        "R4",
+        "hold",
+        lambda: status(at(days=1), contact(at(), "secondary")),
+        "secondary contact",
+        "次密切接触者",
+    ),
+    (
+        "R5",
+        "hold",
+        lambda: status(at(days=1), positive(at())),
+        "until you are discharged",
+        "出院前保持红码",
+    ),
+    (
+        "R5",
+        "monitoring",
+        lambda: status(at(days=11), positive(at()), discharge(at(days=10))),
+        "yellow until 25 Feb 10:00",
+        "黄码持续至2月25日 10:00",
+    ),
+    (
+        "R6",
+        "pending",
+        lambda: status(at(hours=1), arrival(at(), UNLISTED_AREA)),
+        "due by 11 Feb 10:00",
+        "请在2月11日 10:00前完成落地检",
+    ),
+    (
+        "R6",
+        "hold",
+        lambda: status(at(days=4), arrival(at(), UNLISTED_AREA)),
+        "not done by 11 Feb 10:00",
+        "未在2月11日 10:00前完成落地检",
+    ),
+    (
+        "R7",
+        "hold",
+        lambda: status(at(hours=1), override(at(), Color.RED, at(days=2))),
+        "set to red by hand by Huangpu health office",
+        "由Huangpu health office人工设为红码",
+    ),
+    (
+        "R8",
+        "pending",
+        lambda: evaluate(person(), campaign_world(), at(days=1)),
+        "Take a test by then",
+        "请在截止前完成一次检测",
+    ),
+    (
+        "R8",
+        "hold",
+        lambda: evaluate(person(), campaign_world(), at(days=3)),
+        "no test of yours was recorded",
+        "未查到您的检测记录",
+    ),
 ]
 
 
@@ -109,7 +171,10 @@ def test_spacing_in_minutes_and_a_single_test_read_naturally() -> None:
     rules = Rules(test_spacing=timedelta(minutes=90), negatives_to_clear=1)
     world = World(listings=WORLD.listings, rules=rules)
     r1 = reason(evaluate(person(arrival(at())), world, at(hours=1)), "R1")
-    assert "One negative test taken on or after 8 Feb 10:00 turns this green; 1 still needed." in explain(r1, "en")
+    assert (
+        "One negative test taken on or after 8 Feb 10:00 turns this green; 1 still needed."
+        in explain(r1, "en")
+    )
     r6 = reason(evaluate(person(arrival(at())), world, at(hours=1)), "R6")
     assert "90 minutes apart" in explain(r6, "en")
     assert "90分钟" in explain(r6, "zh")

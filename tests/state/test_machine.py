@@ -11,7 +11,11 @@ from .facts import at
 
 def test_walk_records_each_colour_between_its_changes() -> None:
     intervals = walk(
-        [(at(), Color.GREEN, "none"), (at(days=1), Color.RED, "R2:a"), (at(days=2), Color.YELLOW, "R2:a")]
+        [
+            (at(), Color.GREEN, "none"),
+            (at(days=1), Color.RED, "R2:a"),
+            (at(days=2), Color.YELLOW, "R2:a"),
+        ]
     )
     assert intervals == (
         Interval(at(), at(days=1), Color.GREEN, "none"),
