@@ -330,7 +330,10 @@ async def _store(
         earlier = {r["event_id"]: r for r in rows}
         for c in repeated:
             row = earlier[c.event.event_id]
-            same_person = row["person_id"] == (c.person.person_id if c.person else None)
+            # A lab's result sent with no person may since have been linked by an appeal.
+            same_person = c.unlinked or row["person_id"] == (
+                c.person.person_id if c.person else None
+            )
             outcome = outcomes[c.index]
             if bytes(row["digest"]) == c.digest and same_person:
                 outcome.status = "duplicate"
@@ -370,15 +373,21 @@ async def _move_people(
 async def _check_corrections(
     conn: asyncpg.Connection, candidates: list[Candidate], outcomes: list[Outcome]
 ) -> None:
-    """A correction may void only events of its own person; anything else is rejected."""
+    """A correction may void only its own person's events, and never an override.
+
+    An override took two commission members to make; voiding it would let one person
+    undo it, so an override ends only by a later approved override.
+    """
     corrections = [c for c in candidates if isinstance(c.event, Correction) and c.person]
     if not corrections:
         return
     named = sorted({v for c in corrections for v in c.event.voids})  # type: ignore[union-attr]
     rows = await conn.fetch(
-        "SELECT event_id::text, person_id FROM events WHERE event_id = ANY($1::uuid[])", named
+        "SELECT event_id::text, person_id, kind FROM events WHERE event_id = ANY($1::uuid[])",
+        named,
     )
     owner = {r["event_id"]: r["person_id"] for r in rows}
+    overrides = {r["event_id"] for r in rows if r["kind"] == "override"}
     for c in candidates:
         if c.person is not None:
             owner.setdefault(c.event.event_id, c.person.person_id)
@@ -386,10 +395,17 @@ async def _check_corrections(
         assert isinstance(c.event, Correction)
         assert c.person is not None
         strangers = sorted(v for v in c.event.voids if owner.get(v) != c.person.person_id)
+        outcome = outcomes[c.index]
         if strangers:
-            outcome = outcomes[c.index]
             outcome.status = "rejected"
             outcome.error = (
                 f"voids names {', '.join(strangers)}, which is not an event of this person"
             )
             outcome.errors = {"data.voids": "not an event of this person"}
+        elif overrides & set(c.event.voids):
+            outcome.status = "rejected"
+            outcome.error = (
+                "an override cannot be voided; it ends at its 'until' or by a later override "
+                "that two commission members approve"
+            )
+            outcome.errors = {"data.voids": "names an override"}

@@ -115,7 +115,8 @@ def sort_key(event: Event) -> tuple[datetime, str]:
 
 
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?P<fraction>\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?P<fraction>\.[0-9]+)?"
+    r"(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 _TIME_MESSAGE = "must be an RFC 3339 time with an offset, e.g. 2022-02-08T10:00:00+08:00"
 _UUID_MESSAGE = "must be a UUID, e.g. 6f1c2a4e-0d6b-4c8e-9a51-1f7b3c2d9e80"
@@ -125,7 +126,7 @@ _CODE = re.compile(r"[0-9]{6}")
 def parse_time(value: object) -> datetime:
     """An aware datetime in UTC from an RFC 3339 string (or an aware datetime).
 
-    Digits past the microsecond are dropped, as PostgreSQL's timestamptz would.
+    Digits past the microsecond are dropped: timestamptz keeps no more either.
     """
     if isinstance(value, datetime):
         if value.utcoffset() is None:

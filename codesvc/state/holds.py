@@ -128,6 +128,7 @@ class _Facts:
         self.negatives: list[datetime] = []
         self.tests: list[datetime] = []
         self.discharges: list[datetime] = []
+        self._answers: dict[tuple[datetime, int], tuple[Clearance, datetime | None]] = {}
         for event in state.events:
             if isinstance(event, TestResult):
                 self.tests.append(event.occurred_at)
@@ -136,26 +137,34 @@ class _Facts:
             elif isinstance(event, CaseDischarged):
                 self.discharges.append(event.occurred_at)
 
-    def clearance(self, sampled_after: datetime, required: int) -> Clearance:
-        start = bisect_left(self.negatives, sampled_after)
-        return Clearance(
-            sampled_after, required, self.rules.test_spacing, tuple(self.negatives[start:])
-        )
+    def clearance(
+        self, sampled_after: datetime, required: int
+    ) -> tuple[Clearance, datetime | None]:
+        """The negatives that count from `sampled_after`, and when `required` of them were done.
+
+        An arrival's R1 and R6 ask the same question; it is answered once.
+        """
+        key = (sampled_after, required)
+        answer = self._answers.get(key)
+        if answer is None:
+            taken = tuple(self.negatives[bisect_left(self.negatives, sampled_after) :])
+            clearance = Clearance(sampled_after, required, self.rules.test_spacing, taken)
+            answer = self._answers[key] = (clearance, clearance.completed_at())
+        return answer
 
 
 def _yellow_until_tests(rule: str, event: Event, facts: _Facts) -> Hold:
     """R1, R4: yellow from t until two negatives sampled from t."""
     t = event.occurred_at
-    clearance = facts.clearance(t, facts.rules.negatives_to_clear)
-    phase = Phase(t, clearance.completed_at(), Color.YELLOW, "hold", clearance)
+    clearance, tested = facts.clearance(t, facts.rules.negatives_to_clear)
+    phase = Phase(t, tested, Color.YELLOW, "hold", clearance)
     return Hold(rule, t, event.event_id, _phases(phase), event)
 
 
 def _red_then_monitoring(rule: str, event: Event, facts: _Facts) -> Hold:
     """R2, R3: red until t + 14 d and two negatives sampled from t + 10 d; then 7 d yellow."""
     rules, t = facts.rules, event.occurred_at
-    clearance = facts.clearance(t + rules.red_tests_after, rules.red_negatives_to_clear)
-    tested = clearance.completed_at()
+    clearance, tested = facts.clearance(t + rules.red_tests_after, rules.red_negatives_to_clear)
     earliest = t + rules.red_minimum
     end = None if tested is None else max(earliest, tested)
     red = Phase(t, end, Color.RED, "hold", clearance, earliest)
@@ -181,8 +190,7 @@ def _positive(event: TestResult, facts: _Facts) -> Hold:
 def _landing(event: TravelArrival, facts: _Facts) -> Hold:
     """R6: green while the landing window runs; yellow after it unless two negatives came in it."""
     t = event.occurred_at
-    clearance = facts.clearance(t, facts.rules.landing_negatives)
-    tested = clearance.completed_at()
+    clearance, tested = facts.clearance(t, facts.rules.landing_negatives)
     deadline = t + facts.rules.landing_window
     if tested is not None and tested <= deadline:
         phases = _phases(Phase(t, tested, Color.GREEN, "pending", clearance))
@@ -225,11 +233,11 @@ def _campaigns(state: PersonState, world: World, facts: _Facts) -> Iterator[Hold
         tested_in_window = any(campaign.starts_at <= s <= t for s in facts.tests)
         if tested_in_window or state.registered_at >= t:
             continue
-        clearance = facts.clearance(t, facts.rules.campaign_negatives)
+        clearance, tested = facts.clearance(t, facts.rules.campaign_negatives)
         window = Clearance(campaign.starts_at, 1, facts.rules.test_spacing)
         phases = _phases(
             Phase(campaign.starts_at, t, Color.GREEN, "pending", window),
-            Phase(t, clearance.completed_at(), Color.YELLOW, "hold", clearance),
+            Phase(t, tested, Color.YELLOW, "hold", clearance),
         )
         yield Hold("R8", t, campaign.campaign_id, phases, campaign, (campaign.starts_at, t))
 

@@ -58,6 +58,8 @@ def walk(changes: Sequence[tuple[datetime, Color, str]]) -> tuple[Interval, ...]
     Raises `transitions.MachineError` if two consecutive changes name the same colour.
     """
     start, color, cause = changes[0]
+    if len(changes) == 1:  # most people, most of the time: one colour, nothing to walk
+        return (Interval(start, None, color, cause),)
     model = ColorWalk(start, cause)
     MACHINE.add_model(model, initial=color)
     try:

@@ -115,6 +115,8 @@ def evaluate(state: PersonState, world: World, now: datetime) -> Status:
 
     Before the timeline's origin (a clock behind the registration) the person is green.
     """
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
     found = holds(state, world)
     intervals = build(found, origin(state))
     index = bisect_right(intervals, now, key=lambda i: i.start) - 1

@@ -2,10 +2,11 @@
 
 from datetime import timedelta
 
-from codesvc.state import Color, Listing, Rules, World, evaluate
+import pytest
+
+from codesvc.state import Color, Event, Listing, Rules, World, evaluate
 
 from .facts import (
-    DISTRICT,
     HIGH_AREA,
     MEDIUM_AREA,
     UNLISTED_AREA,
@@ -53,7 +54,7 @@ class TestTwoNegatives:
         assert (r1.tests_needed, r1.next_test_from) == (1, at(hours=25))
 
     def test_a_third_test_24_hours_after_the_first_completes_the_pair(self) -> None:
-        events = [
+        events: list[Event] = [
             arrival(at()),
             negative(at(hours=1)),
             negative(at(hours=2)),
@@ -330,4 +331,7 @@ class TestTogether:
         assert (s.color, s.reasons[0].test_spacing) == (YELLOW, timedelta(hours=12))
         done = person(arrival(at(), UNLISTED_AREA), negative(at(hours=1)), negative(at(hours=13)))
         assert colors(evaluate(done, world, at(days=2))) == [(ORIGIN, GREEN)]
-        assert DISTRICT == "310101"
+
+    def test_now_must_be_timezone_aware(self) -> None:
+        with pytest.raises(ValueError, match="timezone-aware"):
+            evaluate(person(), WORLD, at().replace(tzinfo=None))

@@ -23,7 +23,7 @@ OTHER_ID = "0b9d7c1e-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
 WHEN = "2022-02-08T10:00:00+08:00"
 TIME_MESSAGE = "must be an RFC 3339 time with an offset, e.g. 2022-02-08T10:00:00+08:00"
 
-VALID = {
+VALID: dict[str, dict[str, object]] = {
     "travel.arrival": {
         "area_code": "440306",
         "source": "district_report",
@@ -120,6 +120,7 @@ def test_an_aware_datetime_is_accepted_for_occurred_at() -> None:
         ("occurred_at", "2022-02-08T10:00:00", TIME_MESSAGE),
         ("occurred_at", "2022-02-08", TIME_MESSAGE),
         ("occurred_at", "8 Feb 2022", TIME_MESSAGE),
+        ("occurred_at", "２０２２-02-08T10:00:00+08:00", TIME_MESSAGE),
         ("occurred_at", "2022-02-30T10:00:00+08:00", TIME_MESSAGE),
         ("occurred_at", datetime(2022, 2, 8, 10), TIME_MESSAGE),
         ("occurred_at", 1644285600, TIME_MESSAGE),

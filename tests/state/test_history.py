@@ -1,5 +1,7 @@
 """Bitemporal history: corrections append, and what was shown stays what was shown."""
 
+from datetime import datetime
+
 from codesvc.state import (
     Color,
     Interval,
@@ -18,8 +20,9 @@ from .facts import HIGH_AREA, WORLD, arrival, at, correction, person
 GREEN, YELLOW, RED = Color.GREEN, Color.YELLOW, Color.RED
 
 
-def rows_for(intervals: tuple[Interval, ...], now: object) -> tuple[Recorded, ...]:
-    return record((), reconcile((), intervals, now), now)  # type: ignore[arg-type]
+def rows_for(intervals: tuple[Interval, ...], now: datetime) -> tuple[Recorded, ...]:
+    """The rows a store holds after writing its first timeline at `now`."""
+    return record((), reconcile((), intervals, now), now)
 
 
 def test_an_unchanged_timeline_writes_nothing() -> None:

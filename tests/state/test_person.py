@@ -6,6 +6,7 @@ import pytest
 
 from codesvc.state import (
     Color,
+    Event,
     EventConflict,
     PersonState,
     apply,
@@ -86,7 +87,7 @@ def test_registration_must_be_timezone_aware() -> None:
 
 
 def test_replay_is_a_fold_of_apply() -> None:
-    events = [arrival(at()), negative(at(hours=1)), negative(at(hours=26))]
+    events: list[Event] = [arrival(at()), negative(at(hours=1)), negative(at(hours=26))]
     state = PersonState.new(at(days=-1), DISTRICT)
     for event in events:
         state = apply(state, event)

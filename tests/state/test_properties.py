@@ -45,8 +45,8 @@ HOUR = timedelta(hours=1)
 
 #: whole hours over six weeks: the 24 h, 72 h, 10 d and 14 d boundaries are hit exactly
 moments = st.integers(0, 42 * 24).map(lambda h: BASE + h * HOUR)
-KINDS = ("arrival", "arrival", "negative", "negative", "negative", "positive", "close")
-KINDS += ("secondary", "discharge", "override", "correction")
+KINDS: tuple[str, ...] = ("arrival", "arrival", "negative", "negative", "negative", "positive")
+KINDS += ("close", "secondary", "discharge", "override", "correction")
 
 Person = tuple[datetime, str, list[Event]]
 
@@ -222,7 +222,8 @@ def test_history_reconciles_to_the_new_timeline_and_never_rewrites_what_was_show
     cuts = sorted(data.draw(st.lists(st.integers(0, len(received)), min_size=1, max_size=4)))
     rows: tuple[Recorded, ...] = ()
     now = registered + data.draw(st.integers(0, 48)) * HOUR
-    first_shown, shown = now, ()
+    first_shown = now
+    shown: tuple[Interval, ...] = ()
     for step, cut in enumerate([*cuts, len(received)]):
         new = timeline(replay(registered, district, received[:cut]), world)
         rows = record(rows, reconcile(rows, new, now), now, f"step{step}")
@@ -233,5 +234,7 @@ def test_history_reconciles_to_the_new_timeline_and_never_rewrites_what_was_show
         shown = as_shown(rows, later)
         if later > first_shown:
             assert (shown[0].start, shown[-1].end) == (first_shown, later)
-            assert all(a.end == b.start and a.color is not b.color for a, b in pairwise(shown))
+            for a, b in pairwise(shown):
+                assert a.end == b.start
+                assert a.color is not b.color
         now = later
