@@ -60,6 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(command=cmd_verify)
 
+    keys = sub.add_parser("keys", help="the keys that sign citizens' codes").add_subparsers(
+        required=True, metavar="ACTION", dest="action"
+    )
+    keys.add_parser("rotate", help="retire the signing key; a new one signs from now on")
+    keys.add_parser("list", help="list the code-signing keys")
+    for action in keys.choices.values():
+        action.set_defaults(command=cmd_keys)
+
+    venue = sub.add_parser("venue", help="refuse or accept a venue's scanner tokens")
+    venues = venue.add_subparsers(required=True, metavar="ACTION", dest="action")
+    revoke = venues.add_parser("revoke", help="refuse every token of a venue, in every instance")
+    revoke.add_argument("--reason", default="revoked by an operator")
+    reinstate = venues.add_parser("reinstate", help="accept a revoked venue's tokens again")
+    for action in (revoke, reinstate):
+        action.add_argument("venue_id", help="the venue: a scanner token's sub")
+        action.set_defaults(command=cmd_venue)
+
     for extra in _EXTRA_COMMANDS:
         extra(sub)
     return parser
@@ -155,6 +172,53 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         + (f"{len(problems)} difference(s)" if problems else "no differences")
     )
     return 1 if problems else 0
+
+
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from codesvc import codes
+
+    secrets = codes.CodeSecrets(codes.code_secret(settings.code_secret, settings.home))
+
+    async def run(url: str) -> list[codes.SigningKey]:
+        await _migrate(url, settings)
+        async with db.connect(url) as conn:
+            if args.action == "rotate":
+                await codes.rotate(conn, secrets, datetime.now(UTC))
+            return await codes.load_keys(conn, secrets)
+
+    with db.database_url(settings) as url:
+        found = asyncio.run(run(url))
+    for key in found:
+        until = key.published_until(settings.code_ttl)
+        state = f"in /v1/keys until {until.isoformat()}" if until else "signing"
+        print(f"{key.kid}  created {key.created_at.isoformat()}  {state}")
+    return 0
+
+
+def cmd_venue(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+    from datetime import UTC, datetime
+
+    from codesvc.service import scans
+
+    async def run(url: str) -> str:
+        await _migrate(url, settings)
+        async with db.connect(url) as conn:
+            if args.action == "revoke":
+                by = f"cli:{getpass.getuser()}"
+                at = await scans.revoke_venue(
+                    conn, args.venue_id, by, args.reason, datetime.now(UTC)
+                )
+                return f"venue {args.venue_id} revoked since {at.isoformat()}"
+            if await scans.reinstate_venue(conn, args.venue_id):
+                return f"venue {args.venue_id} reinstated"
+            return f"venue {args.venue_id} was not revoked"
+
+    with db.database_url(settings) as url:
+        print(asyncio.run(run(url)))
+    return 0
 
 
 async def _audit_problems(conn: object) -> list[str]:

@@ -36,6 +36,11 @@ class Settings:
     id_secret: str = ""
     #: Seconds a citizen's code stays valid.
     code_ttl: int = 60
+    #: Secret sealing the person reference inside codes and the stored code-signing keys;
+    #: empty means one generated into ``home``. Every instance of a deployment must share it.
+    code_secret: str = ""
+    #: Seconds between automatic rotations of the code-signing key; 0 turns them off.
+    code_key_rotation: float = 86400.0
     #: Seconds a shutdown waits for requests in flight.
     shutdown_timeout: float = 10.0
     #: Seconds between sweeps that move stored statuses whose deadline has passed.
@@ -47,6 +52,12 @@ class Settings:
     scan_group_ms: float = 2.0
     #: Hours until an appeal is due.
     appeal_due_hours: float = 24.0
+    #: Appeals one person may file in 24 hours; the next gets 429.
+    appeal_daily_limit: int = 3
+    #: Overrides one commission member may propose in an hour before an alarm is raised.
+    override_alarm_per_hour: int = 50
+    #: The office a citizen is told set their colour by hand (an approved override).
+    override_office: str = "市卫生健康委员会 (City Health Commission)"
     #: Log format: json or text.
     log_format: str = "json"
     log_level: str = "INFO"

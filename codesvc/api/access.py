@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from codesvc.api.clock import now
 from codesvc.api.keys import POOL, principal
 from codesvc.api.problems import Problem
-from codesvc.service import persons
+from codesvc.service import audit_log, persons
 
 NOT_FOUND = "No such person, or not one you may see."
 
@@ -14,7 +15,10 @@ NOT_FOUND = "No such person, or not one you may see."
 async def person_for(
     request: web.Request, person_ref: str, read: str | None = None
 ) -> persons.Person:
-    """The person ``person_ref`` if the caller may see them; 404 otherwise (never a hint)."""
+    """The person ``person_ref`` if the caller may see them; 404 otherwise (never a hint).
+
+    ``read`` names what staff or the commission are about to read; it is audited first.
+    """
     caller = principal(request)
     async with request.app[POOL].acquire() as conn:
         person = await persons.by_ref(conn, person_ref)
@@ -28,4 +32,8 @@ async def person_for(
             conn, person, caller.district
         ):
             raise Problem(404, NOT_FOUND)
+        if read is not None and caller.role in ("staff", "commission"):
+            async with conn.transaction():
+                entry = audit_log.Record("person.read", person.person_ref, read)
+                await audit_log.append(conn, caller, now(request), [entry])
     return person

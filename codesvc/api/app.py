@@ -9,7 +9,19 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from codesvc.api import areas, events, ops, status, whoami
+from codesvc.api import (
+    appeals,
+    areas,
+    audit,
+    events,
+    notifications,
+    ops,
+    overrides,
+    status,
+    venues,
+    whoami,
+)
+from codesvc.api import scans as scan_routes
 from codesvc.api.auth import Authenticator
 from codesvc.api.clock import CLOCK, Clock, system_clock
 from codesvc.api.keys import AUTH_KEYS, AUTHENTICATOR, METRICS, POOL, SETTINGS, SWEEP_NOW
@@ -34,6 +46,12 @@ ROUTES: tuple[Routes, ...] = (
     events.routes,
     status.routes,
     areas.routes,
+    appeals.routes,
+    overrides.routes,
+    audit.routes,
+    notifications.routes,
+    scan_routes.routes,
+    venues.routes,
 )
 
 
@@ -52,6 +70,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     app[ops.OPENAPI] = document(op for routes in ROUTES for op in routes.operations)
     app.cleanup_ctx.append(_pool)
     app.cleanup_ctx.append(_sweeper)
+    app.cleanup_ctx.append(scan_routes.lifecycle)
     return app
 
 

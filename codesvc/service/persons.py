@@ -131,5 +131,16 @@ async def by_id_number(conn: asyncpg.Connection, id_number: str, secret: bytes) 
 async def visible_to_district(
     conn: asyncpg.Connection, person: Person, district: str | None
 ) -> bool:
-    """Staff see the people registered in their district."""
-    return district is not None and person.district == district
+    """Staff see the people registered in their district, and those with an appeal routed
+    to it (the district that reported an event works the appeal about it)."""
+    if district is None:
+        return False
+    if person.district == district:
+        return True
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM appeals WHERE person_id = $1 AND district = $2)",
+            person.person_id,
+            district,
+        )
+    )

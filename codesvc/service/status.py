@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from codesvc.service import notifications
 from codesvc.state.colors import Color
 from codesvc.state.events import TravelArrival
 from codesvc.state.history import Recorded, reconcile
@@ -178,6 +179,7 @@ async def refresh(
         now,
     )
     await _save_history(conn, changes, locked, now, causes)
+    await notifications.colors_changed(conn, changes, locked, now, causes)
     return changes
 
 
