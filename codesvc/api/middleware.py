@@ -49,7 +49,12 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
                 request.method,
                 request.path,
                 status,
-                extra={"status": status, "ms": round(elapsed * 1000, 2), "route": route},
+                extra={
+                    "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                    "route": route,
+                    "request_id": rid,
+                },
             )
         request_id.reset(token)
 
