@@ -112,9 +112,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             shutdown_timeout=settings.shutdown_timeout,
             access_log=None,
             print=None,
+            loop=_event_loop(settings.event_loop),
         )
     log.info("stopped")
     return 0
+
+
+def _event_loop(name: str) -> asyncio.AbstractEventLoop:
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    if name != "asyncio":
+        raise SystemExit(f"CODESVC_EVENT_LOOP={name!r}: use uvloop or asyncio")
+    return asyncio.new_event_loop()
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -154,13 +165,14 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
+    from codesvc.service.audit_log import verify_audit
     from codesvc.service.verify import verify
 
     async def run(url: str) -> tuple[int, int, list[str]]:
         async with db.connect(url) as conn:
             report = await verify(conn, settings.rules, datetime.now(UTC))
             problems = list(report.differences)
-            problems.extend(await _audit_problems(conn))
+            problems.extend(await verify_audit(conn))
         return report.persons, report.due, problems
 
     with db.database_url(settings) as url:
@@ -219,15 +231,6 @@ def cmd_venue(args: argparse.Namespace, settings: Settings) -> int:
     with db.database_url(settings) as url:
         print(asyncio.run(run(url)))
     return 0
-
-
-async def _audit_problems(conn: object) -> list[str]:
-    """The audit chain's problems, where this database has an audit log."""
-    try:
-        from codesvc.service.audit_log import verify_audit
-    except ImportError:
-        return []
-    return await verify_audit(conn)  # type: ignore[arg-type]
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:

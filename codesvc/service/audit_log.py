@@ -1,0 +1,142 @@
+"""The audit log in the database: append entries to the hash chain, read them, verify it.
+
+Appending locks the chain's head row, so concurrent writers take turns and the chain
+stays one line; callers append inside the transaction of the read or change they record,
+so an entry exists exactly when what it records happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import asyncpg
+
+from codesvc.audit import AuditEntry, Chained, chain, verify_chain
+
+#: Entries verified per round trip.
+CHUNK = 5000
+
+COLUMNS = "seq, at, actor_role, actor_sub, action, person_ref, subject, detail, prev_hash, hash"
+
+
+class Actor(Protocol):
+    """Whoever acts: a verified caller (`Principal`) or an appeal `Actor` both fit."""
+
+    @property
+    def role(self) -> str: ...
+    @property
+    def sub(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What to write down: an action on a person's data (`person_ref`) or a `subject`."""
+
+    action: str
+    person_ref: str | None
+    subject: str | None = None
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+
+async def append(
+    conn: asyncpg.Connection, actor: Actor, at: datetime, records: Sequence[Record]
+) -> list[Chained]:
+    """Chain ``records`` after the current head and store them, in the caller's transaction."""
+    if not records:
+        return []
+    if not conn.is_in_transaction():
+        raise RuntimeError("audit entries are appended inside the transaction they record")
+    head = await conn.fetchrow("SELECT seq, hash FROM audit_head FOR UPDATE")
+    entries = [
+        AuditEntry(
+            head["seq"] + n,
+            at,
+            actor.role,
+            actor.sub,
+            r.action,
+            r.person_ref,
+            r.subject,
+            dict(r.detail),
+        )
+        for n, r in enumerate(records, start=1)
+    ]
+    linked = chain(entries, head["hash"])
+    await conn.execute(
+        """WITH added AS (
+               INSERT INTO audit_log (seq, at, actor_role, actor_sub, action, person_ref,
+                                      subject, detail, prev_hash, hash)
+               SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[],
+                                    $5::text[], $6::text[], $7::text[], $8::jsonb[],
+                                    $9::text[], $10::text[]))
+           UPDATE audit_head SET seq = $11, hash = $12""",
+        [c.entry.seq for c in linked],
+        [c.entry.at for c in linked],
+        [c.entry.actor_role for c in linked],
+        [c.entry.actor_sub for c in linked],
+        [c.entry.action for c in linked],
+        [c.entry.person_ref for c in linked],
+        [c.entry.subject for c in linked],
+        [c.entry.detail for c in linked],
+        [c.prev_hash for c in linked],
+        [c.hash for c in linked],
+        linked[-1].entry.seq,
+        linked[-1].hash,
+    )
+    return linked
+
+
+def chained(row: asyncpg.Record) -> Chained:
+    entry = AuditEntry(
+        row["seq"],
+        row["at"],
+        row["actor_role"],
+        row["actor_sub"],
+        row["action"],
+        row["person_ref"],
+        row["subject"],
+        row["detail"],
+    )
+    return Chained(entry, row["prev_hash"], row["hash"])
+
+
+async def for_person(
+    conn: asyncpg.Connection, person_ref: str, after: int = 0, limit: int = 100
+) -> list[Chained]:
+    """The entries about one person, oldest first, after sequence number ``after``."""
+    rows = await conn.fetch(
+        f"""SELECT {COLUMNS} FROM audit_log WHERE person_ref = $1 AND seq > $2
+            ORDER BY seq LIMIT $3""",
+        person_ref,
+        after,
+        limit,
+    )
+    return [chained(r) for r in rows]
+
+
+async def verify_audit(conn: asyncpg.Connection) -> list[str]:
+    """Every problem in the whole chain, in words; empty when no entry was edited or removed."""
+    problems: list[str] = []
+    head = await conn.fetchrow("SELECT seq, hash FROM audit_head")
+    if head is None:
+        return ["the audit log has lost its head row; the chain's end cannot be checked"]
+    prev_hash, next_seq = "0" * 64, 1
+    while True:
+        rows = await conn.fetch(
+            f"SELECT {COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2",
+            next_seq,
+            CHUNK,
+        )
+        links = [chained(r) for r in rows]
+        last_chunk = len(links) < CHUNK
+        problems += verify_chain(
+            links,
+            prev_hash=prev_hash,
+            first_seq=next_seq,
+            head=head["hash"] if last_chunk else None,
+        )
+        if last_chunk:
+            return problems
+        prev_hash, next_seq = links[-1].hash, links[-1].entry.seq + 1

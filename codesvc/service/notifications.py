@@ -1,0 +1,111 @@
+"""What a citizen is told: their colour changed, their appeal moved.
+
+Each notification is written in the transaction of the change it reports, so a citizen
+is never told of a change that was rolled back, nor left untold of one that was kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from codesvc.state.events import format_time
+
+if TYPE_CHECKING:
+    from codesvc.service.status import Change, Stored
+
+COLOR_CHANGED = "color_changed"
+APPEAL_CHANGED = "appeal_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    notification_id: int
+    at: datetime
+    kind: str
+    detail: Mapping[str, object]
+    read_at: datetime | None
+
+
+async def colors_changed(
+    conn: asyncpg.Connection,
+    changes: Sequence[Change],
+    locked: Mapping[int, Stored],
+    now: datetime,
+    causes: Mapping[int, str] | str,
+) -> int:
+    """One notification per person whose stored colour moved; one INSERT for all of them.
+
+    The cause is the one the history records: a listing or campaign that made the person
+    due, else what the caller names.
+    """
+    moved = [c for c in changes if c.before is not c.after.color]
+    if not moved:
+        return 0
+    await conn.execute(
+        """INSERT INTO notifications (person_id, at, kind, detail)
+           SELECT u.person_id, $3, $4, u.detail
+           FROM unnest($1::bigint[], $2::jsonb[]) AS u(person_id, detail)""",
+        [c.person_id for c in moved],
+        [
+            {
+                "before": c.before.value,
+                "after": c.after.color.value,
+                "since": format_time(c.after.since),
+                "cause": locked[c.person_id].due_cause
+                or (causes if isinstance(causes, str) else causes.get(c.person_id, "recomputed")),
+            }
+            for c in moved
+        ],
+        now,
+        COLOR_CHANGED,
+    )
+    return len(moved)
+
+
+async def appeal_changed(
+    conn: asyncpg.Connection, person_id: int, now: datetime, detail: Mapping[str, object]
+) -> None:
+    await conn.execute(
+        "INSERT INTO notifications (person_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
+        person_id,
+        now,
+        APPEAL_CHANGED,
+        dict(detail),
+    )
+
+
+async def for_person(
+    conn: asyncpg.Connection, person_id: int, *, unread: bool, before: int | None, limit: int
+) -> list[Notification]:
+    """A person's notifications, newest first."""
+    rows = await conn.fetch(
+        """SELECT notification_id, at, kind, detail, read_at FROM notifications
+           WHERE person_id = $1 AND (NOT $2 OR read_at IS NULL)
+             AND ($3::bigint IS NULL OR notification_id < $3)
+           ORDER BY notification_id DESC LIMIT $4""",
+        person_id,
+        unread,
+        before,
+        limit,
+    )
+    return [
+        Notification(r["notification_id"], r["at"], r["kind"], r["detail"], r["read_at"])
+        for r in rows
+    ]
+
+
+async def mark_read(conn: asyncpg.Connection, person_id: int, up_to: int, now: datetime) -> int:
+    """Mark a person's notifications up to ``up_to`` read; returns how many were unread."""
+    done = await conn.execute(
+        """UPDATE notifications SET read_at = $3
+           WHERE person_id = $1 AND notification_id <= $2 AND read_at IS NULL""",
+        person_id,
+        up_to,
+        now,
+    )
+    return int(done.split()[-1])
