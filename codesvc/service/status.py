@@ -91,23 +91,21 @@ async def load_world(
     for state in states:
         districts.add(state.district)
         areas.update(e.area_code for e in state.events if isinstance(e, TravelArrival))
-    listings = await conn.fetch(
-        "SELECT area_code, level, valid_from, valid_to FROM risk_listings "
-        "WHERE area_code = ANY($1::text[])",
+    # One round trip for both: this runs on every status read and every write.
+    row = await conn.fetchrow(
+        """SELECT
+             ARRAY(SELECT ROW(area_code, level, valid_from, valid_to) FROM risk_listings
+                   WHERE area_code = ANY($1::text[])) AS listings,
+             ARRAY(SELECT ROW(campaign_id, districts, starts_at, ends_at) FROM campaigns
+                   WHERE districts && $2::text[]) AS campaigns""",
         sorted(areas),
-    )
-    campaigns = await conn.fetch(
-        "SELECT campaign_id, districts, starts_at, ends_at FROM campaigns "
-        "WHERE districts && $1::text[]",
         sorted(districts),
     )
     return World(
+        tuple(Listing(*listing) for listing in row["listings"]),
         tuple(
-            Listing(r["area_code"], r["level"], r["valid_from"], r["valid_to"]) for r in listings
-        ),
-        tuple(
-            Campaign(r["campaign_id"], frozenset(r["districts"]), r["starts_at"], r["ends_at"])
-            for r in campaigns
+            Campaign(campaign_id, frozenset(names), starts_at, ends_at)
+            for campaign_id, names, starts_at, ends_at in row["campaigns"]
         ),
         rules,
     )
