@@ -120,8 +120,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _event_loop(name: str) -> asyncio.AbstractEventLoop:
     if name == "uvloop":
-        import uvloop
-
+        try:
+            import uvloop
+        except ImportError:
+            raise SystemExit("CODESVC_EVENT_LOOP=uvloop needs: pip install uvloop") from None
         return uvloop.new_event_loop()
     if name != "asyncio":
         raise SystemExit(f"CODESVC_EVENT_LOOP={name!r}: use uvloop or asyncio")
@@ -214,17 +216,18 @@ def cmd_venue(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
     from codesvc.service import scans
+    from codesvc.tokens import Principal
+
+    operator = Principal("operator", f"cli:{getpass.getuser()}", None, 0.0)
 
     async def run(url: str) -> str:
         await _migrate(url, settings)
         async with db.connect(url) as conn:
+            now = datetime.now(UTC)
             if args.action == "revoke":
-                by = f"cli:{getpass.getuser()}"
-                at = await scans.revoke_venue(
-                    conn, args.venue_id, by, args.reason, datetime.now(UTC)
-                )
+                at = await scans.revoke_venue(conn, args.venue_id, operator, args.reason, now)
                 return f"venue {args.venue_id} revoked since {at.isoformat()}"
-            if await scans.reinstate_venue(conn, args.venue_id):
+            if await scans.reinstate_venue(conn, args.venue_id, operator, now):
                 return f"venue {args.venue_id} reinstated"
             return f"venue {args.venue_id} was not revoked"
 

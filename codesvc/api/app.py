@@ -17,6 +17,7 @@ from codesvc.api import (
     notifications,
     ops,
     overrides,
+    pages,
     status,
     venues,
     whoami,
@@ -52,6 +53,7 @@ ROUTES: tuple[Routes, ...] = (
     notifications.routes,
     scan_routes.routes,
     venues.routes,
+    pages.routes,
 )
 
 

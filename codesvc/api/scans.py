@@ -1,0 +1,281 @@
+"""Citizens' codes and the venue scan: ``/v1/me/code``, ``/v1/keys``, ``/v1/scans``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import asyncpg
+import orjson
+import pydantic
+import segno
+from aiohttp import web
+from prometheus_client import Counter
+from pydantic import Field
+
+from codesvc import codes
+from codesvc.api.access import person_for
+from codesvc.api.clock import CLOCK, now
+from codesvc.api.keys import AUTHENTICATOR, METRICS, POOL, SETTINGS, SWEEP_NOW, principal
+from codesvc.api.problems import Problem, too_many
+from codesvc.api.routing import Routes, json_response, parse_body
+from codesvc.api.schemas import Color, IdNumber, Strict
+from codesvc.api.secrets import ID_SECRET
+from codesvc.identity import id_hash
+from codesvc.service import scans
+from codesvc.service import status as status_store
+from codesvc.state.events import format_time
+
+routes = Routes("scans")
+
+#: Statements in flight at once for scan groups (connections of the scans pool).
+SCAN_LANES = 2
+#: The QR mask is fixed: choosing the best of eight costs ~20 ms of CPU per code, a
+#: fixed one ~5 ms, and phone cameras read either.
+QR_MASK = 0
+
+
+class CodeOut(pydantic.BaseModel):
+    code: str = Field(description="the QR payload: an ES256 JWT, valid until expires_at")
+    color: Color
+    as_of: str = Field(description="when the colour in the code was computed")
+    expires_at: str
+    kid: str = Field(description="the key that signed it; see /v1/keys")
+    qr_svg: str = Field(description="the code drawn as an SVG QR code")
+
+
+class Jwks(pydantic.BaseModel):
+    keys: list[dict[str, str]]
+
+
+class ScanIn(Strict):
+    """Exactly one of ``code`` (scanned QR) or ``id_number`` (an id-card reader)."""
+
+    code: Annotated[str, Field(max_length=codes.MAX_CODE)] | None = None
+    id_number: IdNumber | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _one(self) -> ScanIn:
+        if (self.code is None) == (self.id_number is None):
+            raise ValueError("send exactly one of code or id_number")
+        return self
+
+
+class ScanOut(pydantic.BaseModel):
+    color: Color
+    name_masked: str
+    as_of: str = Field(description="when the colour was read")
+    scan_id: str = Field(description="the durable record of this scan")
+
+
+class Door:
+    """What a scan needs, in one place: the code keys, the recorder, the venues' limits."""
+
+    def __init__(
+        self,
+        ring: codes.KeyRing,
+        recorder: scans.ScanRecorder,
+        scan_rate: float,
+        id_scans_per_minute: float,
+        shown: Counter,
+    ) -> None:
+        self.ring = ring
+        self.recorder = recorder
+        self.scans = scans.TokenBuckets(scan_rate, burst=scan_rate)
+        # id-number scans could enumerate people: a burst of ten seconds' worth (a family
+        # at the door), then id_scans_per_minute.
+        per_second = id_scans_per_minute / 60
+        self.id_scans = scans.TokenBuckets(per_second, burst=per_second * 10)
+        self.shown = {color: shown.labels(color) for color in codes.COLORS}
+
+
+DOOR = web.AppKey("door", Door)
+
+
+@routes.route(
+    "GET",
+    "/v1/me/code",
+    summary="My code: a signed QR payload with my colour, valid for a minute",
+    roles=("citizen",),
+    response=CodeOut,
+    errors=(404,),
+)
+async def my_code(request: web.Request) -> web.Response:
+    person = await person_for(request, principal(request).sub)
+    at = now(request)
+    async with request.app[POOL].acquire() as conn:
+        stored = await status_store.read(conn, person.person_id)
+        if stored is None:
+            raise Problem(404, "You have no status yet; ask the registry to register you.")
+        status = await status_store.evaluate_one(conn, stored, request.app[SETTINGS].rules, at)
+    issued = request.app[DOOR].ring.issue(
+        person.person_id, status.color.value, at, at, request.app[SETTINGS].code_ttl
+    )
+    qr = segno.make(issued.code, error="m", mask=QR_MASK)
+    return json_response(
+        {
+            "code": issued.code,
+            "color": issued.color,
+            "as_of": format_time(issued.at),
+            "expires_at": format_time(issued.expires_at),
+            "kid": issued.kid,
+            "qr_svg": qr.svg_inline(scale=4, title=f"health code: {issued.color}"),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@routes.route(
+    "GET",
+    "/v1/keys",
+    summary="The public keys (JWKS) that verify codes offline",
+    roles=None,
+    response=Jwks,
+)
+async def public_keys(request: web.Request) -> web.Response:
+    jwks = request.app[DOOR].ring.jwks(now(request), request.app[SETTINGS].code_ttl)
+    return json_response(jwks, headers={"Cache-Control": "public, max-age=60"})
+
+
+@routes.route(
+    "POST",
+    "/v1/scans",
+    summary="Scan a code or an id card: the colour and a masked name, recorded durably",
+    roles=("scanner",),
+    body=ScanIn,
+    response=ScanOut,
+    errors=(400, 404, 422, 429, 503),
+)
+async def scan(request: web.Request) -> web.Response:
+    door = request.app[DOOR]
+    venue = principal(request).sub
+    clock = time.monotonic()
+    if wait := door.scans.take(venue, clock):
+        raise too_many(
+            f"Venue {venue} is scanning faster than its limit; wait a moment and scan again.",
+            wait,
+        )
+    code = _plain_code(await request.read())
+    if code is None:  # not the common shape: validate in full, with per-field errors
+        body = await parse_body(request, ScanIn)
+        code = body.code
+    if code is not None:
+        try:
+            sealed = door.ring.open(code, now(request))
+        except codes.CodeRejected as exc:
+            raise Problem(422, str(exc), title="Code refused", reason=exc.reason) from None
+        shown = await door.recorder.record(scans.Scan(venue, "code", person_id=sealed.person_id))
+    else:
+        assert body.id_number is not None
+        if wait := door.id_scans.take(venue, clock):
+            raise too_many(
+                f"Venue {venue} has made too many id-card scans; scan the person's code "
+                "instead, or wait before the next id card.",
+                wait,
+            )
+        hashed = id_hash(request.app[ID_SECRET], body.id_number)
+        shown = await door.recorder.record(scans.Scan(venue, "id_number", id_hash=hashed))
+    if shown is None:
+        raise Problem(
+            404,
+            "No one is registered with this id number; check the card and scan again, or "
+            "send the person to register."
+            if code is None
+            else "This code names no one registered here; ask the person to refresh it.",
+        )
+    door.shown[shown.color].inc()
+    return json_response(
+        {
+            "color": shown.color,
+            "name_masked": shown.name_masked,
+            "as_of": shown.as_of,
+            "scan_id": shown.scan_id,
+        }
+    )
+
+
+def _plain_code(raw: bytes) -> str | None:
+    """The code of a body that is exactly ``{"code": "<string>"}`` (nearly every scan)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if type(data) is dict and len(data) == 1:
+        code = data.get("code")
+        if type(code) is str and len(code) <= codes.MAX_CODE:
+            return code
+    return None
+
+
+async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Code keys, the scan recorder with its own pool, and the listener for other instances."""
+    settings = app[SETTINGS]
+    clock = app[CLOCK]
+    secrets = codes.CodeSecrets(codes.code_secret(settings.code_secret, settings.home))
+    ring = codes.KeyRing(secrets)
+    async with app[POOL].acquire() as conn:
+        await codes.ensure_key(conn, secrets, clock())
+        ring.update(await codes.load_keys(conn, secrets))
+        _revoke_only(app, await scans.revoked_venues(conn))
+    # Scan records get their own connections: a slow batch of events cannot hold up a
+    # door, and synchronous_commit is on whatever the server's default says.
+    scan_pool = await asyncpg.create_pool(
+        settings.database_url,
+        min_size=1,
+        max_size=SCAN_LANES,
+        server_settings={"synchronous_commit": "on", "application_name": "codesvc scans"},
+        reset=scans.no_reset,
+    )
+    assert scan_pool is not None
+    metrics = app[METRICS]
+    sweep_now = app[SWEEP_NOW]
+    recorder = scans.ScanRecorder(
+        scan_pool,
+        app[POOL],
+        settings.rules,
+        clock,
+        settings.scan_group_ms / 1000,
+        lanes=SCAN_LANES,
+        on_group=metrics.scan_batch.observe,
+        on_due=sweep_now.set,
+    )
+    app[DOOR] = Door(ring, recorder, settings.scan_rate, settings.id_scan_rate, metrics.scans)
+
+    async def resync(conn: asyncpg.Connection) -> None:
+        ring.update(await codes.load_keys(conn, secrets))
+        _revoke_only(app, await scans.revoked_venues(conn))
+
+    tasks = [
+        asyncio.create_task(
+            scans.follow(settings.database_url, (codes.KEYS_CHANNEL, scans.VENUES_CHANNEL), resync),
+            name="follow changes",
+        )
+    ]
+    if settings.code_key_rotation > 0:
+        tasks.append(
+            asyncio.create_task(
+                codes.rotate_on_schedule(app[POOL], ring, clock, settings.code_key_rotation),
+                name="rotate code keys",
+            )
+        )
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await recorder.close()
+    await scan_pool.close()
+
+
+def _revoke_only(app: web.Application, venues: set[str]) -> None:
+    """Make the refused scanner subjects exactly ``venues``."""
+    authenticator = app[AUTHENTICATOR]
+    current = {sub for role, sub in authenticator.revoked_subjects if role == "scanner"}
+    for venue in venues - current:
+        authenticator.revoke("scanner", venue)
+    for venue in current - venues:
+        authenticator.reinstate("scanner", venue)

@@ -1,0 +1,381 @@
+"""The door: scans read a colour and record it durably, a group of concurrent scans at a time.
+
+Every answered scan has its record committed first (contact tracers rely on them), yet no
+scan pays a database round trip of its own: the scans that arrive within a short window
+share one statement that reads their people and inserts their records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+import asyncpg
+
+from codesvc.identity import mask_name
+from codesvc.service import audit_log
+from codesvc.service import status as status_store
+from codesvc.state.events import format_time
+from codesvc.state.rules import Rules
+
+log = logging.getLogger("codesvc.scans")
+
+#: A door should not wait longer than this for the database; then it gets a 503.
+SCAN_TIMEOUT = 5.0
+#: NOTIFY channel telling every instance that a venue was revoked or reinstated.
+VENUES_CHANNEL = "codesvc_venues"
+
+# One statement per group: find each person (by id from a code, or by id-number hash),
+# read the stored colour, and record the scans whose stored colour is still current.
+# Those whose next_change_at has passed come back marked due and are recorded after
+# their colour is evaluated now, with the colour actually shown.
+_GROUP_SQL = """
+WITH asked AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bytea[])
+        WITH ORDINALITY AS a(scan_id, venue, method, person_id, id_hash, i)
+), found AS (
+    SELECT a.i, a.scan_id, a.venue, a.method, p.person_id, p.name, s.color,
+           coalesce(s.next_change_at <= $6, false) AS due
+    FROM asked a
+    JOIN persons p ON p.person_id = coalesce(
+        a.person_id, (SELECT q.person_id FROM persons q WHERE q.id_hash = a.id_hash))
+    JOIN statuses s ON s.person_id = p.person_id
+), recorded AS (
+    INSERT INTO scans (scan_id, venue, person_id, scanned_at, color, method)
+    SELECT scan_id, venue, person_id, $6, color, method FROM found WHERE NOT due
+)
+SELECT i, person_id, name, color, due FROM found
+"""
+
+_RECORD_SQL = """
+INSERT INTO scans (scan_id, venue, person_id, scanned_at, color, method)
+SELECT u.scan_id, u.venue, u.person_id, $6, u.color, u.method
+FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[])
+    AS u(scan_id, venue, person_id, color, method)
+"""
+
+
+class Scan(NamedTuple):
+    """One scan at a door: a person known by id (from a code) or by id-number hash."""
+
+    venue: str
+    method: str
+    person_id: int | None = None
+    id_hash: bytes | None = None
+
+
+class Shown(NamedTuple):
+    """What the door shows, already recorded."""
+
+    scan_id: str
+    color: str
+    name_masked: str
+    as_of: str
+
+
+_Waiting = tuple[Scan, "asyncio.Future[Shown | None]"]
+
+
+class ScanRecorder:
+    """Group commit: scans wait at most ``window`` seconds to share one statement.
+
+    At most ``lanes`` statements are in flight; while all are busy, arriving scans gather
+    into the next group, so the busier the doors the larger (and cheaper) each group; with
+    a window of 0 a quiet door pays no wait at all. The scans pool runs with
+    ``synchronous_commit = on``: when the statement returns, its records are on disk.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        read_pool: asyncpg.Pool,
+        rules: Rules,
+        clock: Callable[[], datetime],
+        window: float,
+        *,
+        lanes: int,
+        max_group: int = 256,
+        on_group: Callable[[int], None] = lambda size: None,
+        on_due: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.pool = pool
+        self.read_pool = read_pool
+        self.rules = rules
+        self.clock = clock
+        self.window = window
+        self.lanes = lanes
+        self.max_group = max_group
+        self.on_group = on_group
+        self.on_due = on_due
+        self._pending: list[_Waiting] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._busy = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def record(self, scan: Scan) -> Shown | None:
+        """Read and record one scan; None when no such person is registered."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Shown | None] = loop.create_future()
+        self._pending.append((scan, future))
+        if len(self._pending) >= self.max_group:
+            self._flush()
+        elif self._timer is None and self._busy < self.lanes:
+            # While every lane is busy no timer is needed: the first to finish sends.
+            self._timer = loop.call_later(self.window, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._pending or self._busy >= self.lanes:
+            return  # a lane finishing sends what has gathered
+        group = self._pending[: self.max_group]
+        del self._pending[: self.max_group]
+        self._busy += 1
+        task = asyncio.get_running_loop().create_task(self._send(group))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, group: list[_Waiting]) -> None:
+        try:
+            await self._commit(group)
+        except BaseException as exc:
+            for _, future in group:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self._busy -= 1
+            if self._pending and self._timer is None:
+                self._flush()
+
+    async def _commit(self, group: list[_Waiting]) -> None:
+        at = self.clock()
+        as_of = format_time(at)
+        ids = scan_ids(at, len(group))
+        async with self.pool.acquire(timeout=SCAN_TIMEOUT) as conn:
+            rows = await conn.fetch(
+                _GROUP_SQL,
+                ids,
+                [scan.venue for scan, _ in group],
+                [scan.method for scan, _ in group],
+                [scan.person_id for scan, _ in group],
+                [scan.id_hash for scan, _ in group],
+                at,
+                timeout=SCAN_TIMEOUT,
+            )
+            self.on_group(len(group))
+            answered: set[int] = set()
+            due = []
+            for row in rows:
+                i, _person_id, name, color, is_due = row
+                i -= 1
+                answered.add(i)
+                if is_due:
+                    due.append((i, row))
+                    continue
+                _resolve(group[i][1], Shown(ids[i], color, mask_name(name), as_of))
+            for i, (_, future) in enumerate(group):
+                if i not in answered:
+                    _resolve(future, None)
+            if due:
+                await self._record_due(conn, group, ids, due, at, as_of)
+
+    async def _record_due(
+        self,
+        conn: asyncpg.Connection,
+        group: Sequence[_Waiting],
+        ids: Sequence[str],
+        due: Sequence[tuple[int, asyncpg.Record]],
+        at: datetime,
+        as_of: str,
+    ) -> None:
+        """People whose deadline passed before the sweeper moved them: evaluate them now."""
+        colors = []
+        async with self.read_pool.acquire(timeout=SCAN_TIMEOUT) as reader:
+            for _, row in due:
+                stored = await status_store.read(reader, row["person_id"])
+                assert stored is not None  # found by the group statement; never deleted
+                status = await status_store.evaluate_one(reader, stored, self.rules, at)
+                colors.append(status.color.value)
+        await conn.execute(
+            _RECORD_SQL,
+            [ids[i] for i, _ in due],
+            [group[i][0].venue for i, _ in due],
+            [row["person_id"] for _, row in due],
+            colors,
+            [group[i][0].method for i, _ in due],
+            at,
+            timeout=SCAN_TIMEOUT,
+        )
+        for (i, row), color in zip(due, colors, strict=True):
+            _resolve(group[i][1], Shown(ids[i], color, mask_name(row["name"]), as_of))
+        self.on_due()
+
+    async def close(self) -> None:
+        """Send what is pending and wait for every group in flight."""
+        while self._pending or self._tasks:
+            self._flush()
+            if self._tasks:
+                await asyncio.wait(set(self._tasks))
+
+
+async def no_reset(conn: asyncpg.Connection) -> None:
+    """Scan connections keep no session state, so release skips the reset round trip."""
+
+
+def _resolve(future: asyncio.Future[Shown | None], value: Shown | None) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def scan_ids(at: datetime, count: int) -> list[str]:
+    """Time-ordered UUIDs (version 7 layout), so new records land at the end of the index."""
+    ms = f"{int(at.timestamp() * 1000):012x}"
+    head = f"{ms[:8]}-{ms[8:]}-7"
+    randomness = os.urandom(10 * count).hex()
+    ids = []
+    for k in range(0, 20 * count, 20):
+        r = randomness[k : k + 20]
+        # The variant's two high bits are 10: the nibble is one of 8, 9, a, b.
+        ids.append(f"{head}{r[:3]}-{_VARIANT[r[3]]}{r[4:7]}-{r[7:19]}")
+    return ids
+
+
+_VARIANT = {h: "89ab"[int(h, 16) & 3] for h in "0123456789abcdef"}
+
+
+class TokenBuckets:
+    """A token bucket per key (a venue), in this process: ``rate`` a second, ``burst`` at once.
+
+    In-process on purpose: a door talks to one instance at a time through the balancer,
+    and a limit per instance bounds abuse without a shared counter on the hot path.
+    """
+
+    def __init__(self, rate: float, burst: float, max_keys: int = 100_000) -> None:
+        self.rate = rate
+        self.burst = max(1.0, burst)
+        self.max_keys = max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str, now: float) -> float:
+        """0 when a token was taken; otherwise the seconds until one will be there."""
+        if self.rate <= 0:
+            return 0.0
+        state = self._buckets.get(key)
+        tokens = self.burst
+        if state is not None:
+            tokens = min(self.burst, state[0] + (now - state[1]) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > self.max_keys:
+                self._forget_full(now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+    def _forget_full(self, now: float) -> None:
+        """Drop buckets that have refilled: forgetting them changes nothing."""
+        full = [
+            key
+            for key, (tokens, last) in self._buckets.items()
+            if tokens + (now - last) * self.rate >= self.burst
+        ]
+        for key in full:
+            del self._buckets[key]
+
+
+# Revoked venues: kept in PostgreSQL, announced to every instance with NOTIFY.
+
+
+async def revoke_venue(
+    conn: asyncpg.Connection, venue: str, actor: audit_log.Actor, reason: str, now: datetime
+) -> datetime:
+    """Refuse every token of ``venue`` from now on, in every instance; returns when revoked.
+
+    Written to the audit log in the same transaction: a manual change, like an override.
+    """
+    async with conn.transaction():
+        revoked_at: datetime = await conn.fetchval(
+            """INSERT INTO venue_revocations (venue, revoked_at, revoked_by, reason)
+               VALUES ($1, $2, $3, $4)
+               ON CONFLICT (venue) DO UPDATE SET venue = EXCLUDED.venue
+               RETURNING revoked_at""",
+            venue,
+            now,
+            f"{actor.role}:{actor.sub}",
+            reason,
+        )
+        await audit_log.append(
+            conn, actor, now, [audit_log.Record("venue.revoke", None, venue, {"reason": reason})]
+        )
+        await conn.execute("SELECT pg_notify($1, $2)", VENUES_CHANNEL, venue)
+    return revoked_at
+
+
+async def reinstate_venue(
+    conn: asyncpg.Connection, venue: str, actor: audit_log.Actor, now: datetime
+) -> bool:
+    """Accept the venue's tokens again; False if it was not revoked."""
+    async with conn.transaction():
+        removed = await conn.fetchval(
+            "DELETE FROM venue_revocations WHERE venue = $1 RETURNING venue", venue
+        )
+        if removed is None:
+            return False
+        await audit_log.append(conn, actor, now, [audit_log.Record("venue.reinstate", None, venue)])
+        await conn.execute("SELECT pg_notify($1, $2)", VENUES_CHANNEL, venue)
+    return True
+
+
+async def revoked_venues(conn: asyncpg.Connection) -> set[str]:
+    return {r["venue"] for r in await conn.fetch("SELECT venue FROM venue_revocations")}
+
+
+async def follow(
+    url: str,
+    channels: Sequence[str],
+    resync: Callable[[asyncpg.Connection], Awaitable[None]],
+    every: float = 30.0,
+) -> None:
+    """Keep a LISTEN connection open and call ``resync`` on it after every notice.
+
+    Also after each (re)connect and every ``every`` seconds, so a notice missed while the
+    connection was down is caught up; ``resync`` reloads state whole, so order is moot.
+    """
+    delay = 0.5
+    notified = asyncio.Event()
+    lost = asyncio.Event()
+    while True:
+        conn: asyncpg.Connection | None = None
+        lost.clear()
+        try:
+            conn = await asyncpg.connect(url, timeout=SCAN_TIMEOUT)
+            conn.add_termination_listener(lambda _conn: lost.set())
+            for channel in channels:
+                await conn.add_listener(channel, lambda *_notice: notified.set())
+            while not lost.is_set():
+                notified.clear()
+                await resync(conn)
+                delay = 0.5
+                waits = [asyncio.ensure_future(e.wait()) for e in (notified, lost)]
+                try:
+                    await asyncio.wait(waits, timeout=every, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for waiting in waits:
+                        waiting.cancel()
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("listening for revocations and key changes failed, retrying: %s", exc)
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=1)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 10.0)
