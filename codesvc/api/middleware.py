@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 import time
@@ -16,13 +17,17 @@ from codesvc.logs import request_id
 
 log = logging.getLogger("codesvc.http")
 
+#: Request ids: unique per process start, then a counter (cheaper than random per request).
+_PREFIX = secrets.token_hex(4) + "-"
+_SEQUENCE = itertools.count(1)
+
 #: Requests slower than this are logged at INFO; the rest at DEBUG, to keep busy doors quiet.
 SLOW_SECONDS = 0.25
 
 
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-    rid = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    rid = request.headers.get("X-Request-Id", "")[:64] or f"{_PREFIX}{next(_SEQUENCE):x}"
     request[REQUEST_ID] = rid
     token = request_id.set(rid)
     started = time.perf_counter()
@@ -36,9 +41,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         elapsed = time.perf_counter() - started
         info = request.match_info.route.resource
         route = info.canonical if info is not None else "unmatched"
-        metrics = request.app[METRICS]
-        metrics.requests.labels(request.method, route, str(status)).inc()
-        metrics.latency.labels(request.method, route).observe(elapsed)
+        request.app[METRICS].observe_request(request.method, route, status, elapsed)
         level = logging.INFO if (status >= 400 or elapsed > SLOW_SECONDS) else logging.DEBUG
         if status >= 500:
             level = logging.WARNING
