@@ -27,27 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 START, END = "<!-- offline-verify:start -->", "<!-- offline-verify:end -->"
 
-#: The README's example of offline verification ("Verifying a code offline"), verbatim:
-#: the test runs the README's copy when it has one, and this one until then.
-OFFLINE_EXAMPLE = """\
-import json
-import urllib.request
-
-from codesvc.codes import CodeRejected, verify_offline
-
-# Online, now and then: fetch the public keys and keep them.
-with urllib.request.urlopen("http://127.0.0.1:8080/v1/keys") as response:
-    jwks = json.load(response)
-
-# Offline, at the door: `scanned` is the text of the QR code.
-try:
-    verdict = verify_offline(scanned, jwks)
-    print(f"{verdict.color}, computed {verdict.age_seconds:.0f} s ago")
-except CodeRejected as refused:
-    print(f"refused ({refused.reason}): {refused}")
-"""
-
-
 class ShiftedClock:
     """The system clock, moved forward at will: codes expire without waiting."""
 
@@ -309,9 +288,8 @@ async def test_keys_command_rotates_and_lists(settings: Settings, db_url: str, a
 
 async def test_readme_offline_example(api, city: City):
     """The README's example, run as written against this server, prints what it says."""
-    example = OFFLINE_EXAMPLE
-    if README.exists() and START in (text := README.read_text()):
-        example = text[text.index(START) : text.index(END)].split("```python\n")[1].split("```")[0]
+    text = README.read_text()
+    example = text[text.index(START) : text.index(END)].split("```python\n")[1].split("```")[0]
     example = example.replace("http://127.0.0.1:8080", str(api.client.make_url("")).rstrip("/"))
     issued = await issue(api, await city.register())
 
