@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 START, END = "<!-- offline-verify:start -->", "<!-- offline-verify:end -->"
 
+
 class ShiftedClock:
     """The system clock, moved forward at will: codes expire without waiting."""
 
