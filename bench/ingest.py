@@ -19,13 +19,11 @@ import contextlib
 import hashlib
 import os
 import secrets
-import socket
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -36,31 +34,14 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness import create_database, drop_database, free_port, server_url  # noqa: E402
+
 from codesvc import db  # noqa: E402
 from codesvc.identity import make_id_number  # noqa: E402
 from codesvc.settings import Settings  # noqa: E402
 from codesvc.tokens import AuthKeys  # noqa: E402
 
 BATCH = 1000
-
-
-@contextlib.contextmanager
-def server_url() -> Iterator[str]:
-    configured = os.environ.get("CODESVC_BENCH_DATABASE_URL")
-    if configured:
-        yield configured
-        return
-    with (
-        tempfile.TemporaryDirectory(prefix="codesvc-bench-") as tmp,
-        db.embedded_server(Path(tmp)) as url,
-    ):
-        yield url
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def events_for(people: list[dict[str, str]], start: datetime) -> list[dict[str, object]]:
@@ -139,23 +120,18 @@ async def copy_rate(conn: asyncpg.Connection, rows: int) -> float:
 
 
 async def main(args: argparse.Namespace) -> None:
-    with server_url() as admin_url:
+    with server_url() as server:
         name = "codesvc_bench_" + secrets.token_hex(4)
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = db.with_database(admin_url, name)
+        url = await create_database(server, name)
         try:
             await run(url, args)
         finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+            await drop_database(server, name)
 
 
 async def run(url: str, args: argparse.Namespace) -> None:
     home = Path(tempfile.mkdtemp(prefix="codesvc-bench-home-"))
     settings = Settings(database_url=url, home=home, auth_secret="bench-" + "s" * 32)
-    async with db.connect(url) as conn:
-        await db.migrate(conn, ROOT / "sql")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODESVC_")}
     env |= {

@@ -26,7 +26,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,8 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from harness import create_database, free_port, server_url  # noqa: E402
 
 from codesvc import codes, db  # noqa: E402
 from codesvc.identity import make_id_number  # noqa: E402
@@ -260,29 +261,6 @@ def service_env(tmp: Path, args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def server_url() -> Iterator[str]:
-    configured = os.environ.get("CODESVC_BENCH_DATABASE_URL")
-    if configured:
-        yield configured
-        return
-    with (
-        tempfile.TemporaryDirectory(prefix="codesvc-bench-") as tmp,
-        db.embedded_server(Path(tmp)) as url,
-    ):
-        yield url
-
-
-async def create_database(server: str, name: str) -> None:
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    async with db.connect(db.with_database(server, name)) as conn:
-        await db.migrate(conn, ROOT / "sql")
-
-
 def person_ref(i: int) -> str:
     chars = []
     for _ in range(12):
@@ -369,12 +347,6 @@ async def count_scans(url: str) -> int:
         return int(await conn.fetchval("SELECT count(*) FROM scans"))
     finally:
         await conn.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -10,7 +10,6 @@ import asyncio
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import asyncpg
 
 from codesvc import db
+from tests.processes import clean_env, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -57,24 +57,13 @@ def normalize(text: str) -> str:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def run(pairs: list[tuple[str, str]], database_url: str, home: Path) -> list[str]:
     """Run the commands in one bash session beside a freshly started server."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODESVC_")}
-    env |= {
-        "CODESVC_DATABASE_URL": database_url,
-        "CODESVC_HOME": str(home),
-        "CODESVC_SQL_DIR": str(ROOT / "sql"),
-        "CODESVC_LOG_LEVEL": "WARNING",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-    }
+    env = clean_env(
+        CODESVC_DATABASE_URL=database_url, CODESVC_HOME=str(home), CODESVC_LOG_LEVEL="WARNING"
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "codesvc", "serve", "--port", str(port)],
         env=env,

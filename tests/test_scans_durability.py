@@ -4,13 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import socket
-import sys
-import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -18,56 +11,19 @@ import asyncpg
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
 from tests.builders import id_number
+from tests.processes import clean_env, codesvc_serve
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "durability-test-secret-" + "x" * 20
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def codesvc_serve(env: dict[str, str], cwd: Path) -> AsyncIterator[tuple[str, int]]:
-    """``codesvc serve`` in its own process; yields its base URL and pid once it is ready."""
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "codesvc", "serve", "--port", str(port)),
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as session:
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(base + "/readyz") as resp:
-                        if resp.status == 200:
-                            break
-                assert time.monotonic() < deadline, "codesvc serve did not become ready"
-                await asyncio.sleep(0.1)
-        yield base, process.pid
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
-
-
 async def test_every_answered_scan_has_its_record_after_kill_9(db_url, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODESVC_")}
-    env |= {
-        "CODESVC_DATABASE_URL": db_url,
-        "CODESVC_HOME": str(tmp_path / "home"),
-        "CODESVC_AUTH_SECRET": SECRET,
-        "CODESVC_SQL_DIR": str(ROOT / "sql"),
-        "CODESVC_SCAN_RATE": "100000",
-        "CODESVC_LOG_LEVEL": "WARNING",
-    }
+    env = clean_env(
+        CODESVC_DATABASE_URL=db_url,
+        CODESVC_HOME=str(tmp_path / "home"),
+        CODESVC_AUTH_SECRET=SECRET,
+        CODESVC_SCAN_RATE="100000",
+        CODESVC_LOG_LEVEL="WARNING",
+    )
     keys = AuthKeys.from_settings(Settings(auth_secret=SECRET))
 
     def auth(role: str, sub: str) -> dict[str, str]:
@@ -76,7 +32,8 @@ async def test_every_answered_scan_has_its_record_after_kill_9(db_url, tmp_path)
     answered: list[str] = []
     refused: list[int] = []
     enough = asyncio.Event()
-    async with codesvc_serve(env, tmp_path) as (base, pid), aiohttp.ClientSession() as session:
+    async with codesvc_serve(env, tmp_path) as served, aiohttp.ClientSession() as session:
+        base = served.base
         codes = []
         for n in range(8):
             async with session.post(
@@ -104,12 +61,13 @@ async def test_every_answered_scan_has_its_record_after_kill_9(db_url, tmp_path)
 
         doors = [asyncio.create_task(door(n)) for n in range(32)]
         await asyncio.wait_for(enough.wait(), 60)
-        os.kill(pid, signal.SIGKILL)  # mid-load: 32 doors are waiting for answers
+        served.process.kill()  # SIGKILL mid-load: 32 doors are waiting for answers
         await asyncio.wait_for(asyncio.gather(*doors), 30)
 
     assert len(answered) >= 400
     assert refused == []
-    async with codesvc_serve(env, tmp_path) as (base, _), aiohttp.ClientSession() as session:
+    async with codesvc_serve(env, tmp_path) as served, aiohttp.ClientSession() as session:
+        base = served.base
         conn = await asyncpg.connect(db_url)
         try:
             recorded = {str(r[0]) for r in await conn.fetch("SELECT scan_id FROM scans")}

@@ -1,0 +1,59 @@
+"""What every benchmark needs: a PostgreSQL to measure against, fresh databases, free ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from codesvc import db  # noqa: E402
+
+
+@contextlib.contextmanager
+def server_url() -> Iterator[str]:
+    """CODESVC_BENCH_DATABASE_URL, or an embedded PostgreSQL in a temporary directory."""
+    configured = os.environ.get("CODESVC_BENCH_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="codesvc-bench-") as tmp,
+        db.embedded_server(Path(tmp)) as url,
+    ):
+        yield url
+
+
+async def create_database(server: str, name: str) -> str:
+    """A new database on ``server`` with every migration applied; returns its URL."""
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = db.with_database(server, name)
+    async with db.connect(url) as conn:
+        await db.migrate(conn, ROOT / "sql")
+    return url
+
+
+async def drop_database(server: str, name: str) -> None:
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
