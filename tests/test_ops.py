@@ -131,3 +131,25 @@ async def test_graceful_shutdown_finishes_requests_in_flight(settings):
         assert await resp.text() == "finished"
         with contextlib.suppress(Exception):
             resp.release()
+
+
+async def test_a_bug_is_a_500_problem_with_the_request_id_and_no_stack_trace(settings):
+    from aiohttp import web
+
+    from codesvc.api.routing import Routes
+
+    app = create_app(settings)
+    broken = Routes("test")
+
+    @broken.route("GET", "/broken", summary="broken", roles=None)
+    async def handler(request: web.Request) -> web.Response:
+        raise RuntimeError("secret internals")
+
+    broken.install(app)
+    async with TestClient(TestServer(app)) as client:
+        resp = await client.get("/broken", headers={"X-Request-Id": "bug-1"})
+        assert resp.status == 500
+        assert resp.content_type == "application/problem+json"
+        body = await resp.json()
+        assert "bug-1" in body["detail"]
+        assert "secret internals" not in await resp.text()

@@ -23,9 +23,8 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 #: Set to make the sweeper run now (after a listing or campaign change).
 SWEEP_NOW = web.AppKey("sweep_now", asyncio.Event)
 
-#: Per request: the verified caller and the request id.
+#: Per request: the verified caller.
 PRINCIPAL = web.RequestKey("principal", Principal)
-REQUEST_ID = web.RequestKey("request_id", str)
 
 
 def principal(request: web.Request) -> Principal:

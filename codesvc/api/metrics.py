@@ -2,11 +2,59 @@
 
 from __future__ import annotations
 
-from typing import Any
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
+from itertools import accumulate
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class RequestStats(Collector):
+    """Request counts and latency per route and status, kept in plain dicts.
+
+    Every request passes here, so it avoids the locks prometheus-client's own metrics take
+    on each update (the service answers on one event-loop thread); the families are built
+    only when /metrics is scraped.
+    """
+
+    def __init__(self, buckets: Sequence[float]) -> None:
+        self.buckets = tuple(buckets)
+        self.counts: dict[tuple[str, str, int], int] = {}
+        #: per (method, route): a count per bucket, the +Inf count, then the sum of seconds
+        self.latency: dict[tuple[str, str], list[float]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        cells = self.latency.get((method, route))
+        if cells is None:
+            cells = self.latency[(method, route)] = [0.0] * (len(self.buckets) + 2)
+        cells[bisect_left(self.buckets, seconds)] += 1
+        cells[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "codesvc_http_requests", "HTTP requests answered", labels=["method", "route", "status"]
+        )
+        for (method, route, status), count in sorted(self.counts.items()):
+            requests.add_metric([method, route, str(status)], count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "codesvc_http_request_seconds",
+            "Time to answer an HTTP request",
+            labels=["method", "route"],
+        )
+        bounds = [*(str(b) for b in self.buckets), "+Inf"]
+        for (method, route), cells in sorted(self.latency.items()):
+            cumulative = list(accumulate(cells[:-1]))
+            latency.add_metric(
+                [method, route], list(zip(bounds, cumulative, strict=True)), cells[-1]
+            )
+        yield latency
 
 
 class Metrics:
@@ -14,21 +62,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         r = self.registry
-        self.requests = Counter(
-            "codesvc_http_requests",
-            "HTTP requests answered",
-            ["method", "route", "status"],
-            registry=r,
-        )
-        self.latency = Histogram(
-            "codesvc_http_request_seconds",
-            "Time to answer an HTTP request",
-            ["method", "route"],
-            buckets=BUCKETS,
-            registry=r,
-        )
+        self.http = RequestStats(BUCKETS)
+        r.register(self.http)
         self.events = Counter(
             "codesvc_events", "Events received, by outcome", ["kind", "status"], registry=r
         )
@@ -67,17 +103,7 @@ class Metrics:
         )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count one answered request; the labelled children are looked up once and kept."""
-        key = (method, route, status)
-        children = self._request_children.get(key)
-        if children is None:
-            children = (
-                self.requests.labels(method, route, str(status)),
-                self.latency.labels(method, route),
-            )
-            self._request_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self.http.observe(method, route, status, seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,7 +10,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from codesvc.api.keys import METRICS, REQUEST_ID
+from codesvc.api.keys import METRICS
 from codesvc.api.problems import Problem, from_http_exception, unavailable
 from codesvc.db import UNAVAILABLE
 from codesvc.logs import request_id
@@ -27,58 +27,61 @@ SLOW_SECONDS = 0.25
 
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every request passes here, door scans included: keep it to plain operations."""
     rid = request.headers.get("X-Request-Id", "")[:64] or f"{_PREFIX}{next(_SEQUENCE):x}"
-    request[REQUEST_ID] = rid
     token = request_id.set(rid)
     started = time.perf_counter()
-    status = 500
     try:
-        response = await _answer(request, handler, rid)
-        status = response.status
+        try:
+            response = await handler(request)
+        except Exception as exc:  # every error becomes a problem; only redirects pass
+            response = _problem(request, exc, rid)
         response.headers["X-Request-Id"] = rid
+        _observed(request, response.status, time.perf_counter() - started, rid)
         return response
     finally:
-        elapsed = time.perf_counter() - started
-        info = request.match_info.route.resource
-        route = info.canonical if info is not None else "unmatched"
-        request.app[METRICS].observe_request(request.method, route, status, elapsed)
-        level = logging.INFO if (status >= 400 or elapsed > SLOW_SECONDS) else logging.DEBUG
-        if status >= 500:
-            level = logging.WARNING
-        if log.isEnabledFor(level):
-            log.log(
-                level,
-                "%s %s %s",
-                request.method,
-                request.path,
-                status,
-                extra={
-                    "status": status,
-                    "ms": round(elapsed * 1000, 2),
-                    "route": route,
-                    "request_id": rid,
-                },
-            )
         request_id.reset(token)
 
 
-async def _answer(request: web.Request, handler: Handler, rid: str) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except Problem as problem:
-        return problem.response(request.path, rid)
-    except web.HTTPException as exc:
+def _problem(request: web.Request, exc: Exception, rid: str) -> web.StreamResponse:
+    if isinstance(exc, Problem):
+        return exc.response(request.path, rid)
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         return from_http_exception(exc).response(request.path, rid)
-    except UNAVAILABLE as exc:
+    if isinstance(exc, UNAVAILABLE):
         log.warning("database unavailable: %s", exc)
         return unavailable(
             "The database is unavailable right now; nothing was changed. Try again shortly."
         ).response(request.path, rid)
-    except Exception:
-        log.exception("unexpected error answering %s %s", request.method, request.path)
-        return Problem(
-            500,
-            f"Something went wrong on our side; quote request id {rid} when reporting it.",
-        ).response(request.path, rid)
+    log.error("unexpected error answering %s %s", request.method, request.path, exc_info=exc)
+    return Problem(
+        500, f"Something went wrong on our side; quote request id {rid} when reporting it."
+    ).response(request.path, rid)
+
+
+def _observed(request: web.Request, status: int, elapsed: float, rid: str) -> None:
+    info = request.match_info.route.resource
+    route = info.canonical if info is not None else "unmatched"
+    request.app[METRICS].observe_request(request.method, route, status, elapsed)
+    if status >= 500:
+        level = logging.WARNING
+    elif status >= 400 or elapsed > SLOW_SECONDS:
+        level = logging.INFO
+    else:
+        level = logging.DEBUG
+    if log.isEnabledFor(level):
+        log.log(
+            level,
+            "%s %s %s",
+            request.method,
+            request.path,
+            status,
+            extra={
+                "status": status,
+                "ms": round(elapsed * 1000, 2),
+                "route": route,
+                "request_id": rid,
+            },
+        )
