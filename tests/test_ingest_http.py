@@ -208,3 +208,14 @@ async def test_a_result_the_lab_could_not_tie_to_anyone_is_kept(city, conn):
     )
     assert row["person_id"] is None
     assert row["data"]["sample_id"] == "S-123"
+
+
+async def test_fields_of_the_wrong_json_type_are_rejected_not_crashed_on(city):
+    """Found by fuzzing the OpenAPI document: a kind that is an object once gave a 500."""
+    results = await city.send(
+        {"event_id": "", "kind": {}, "occurred_at": "", "person": None, "data": {}},
+        {"event_id": [], "kind": "test.result", "occurred_at": 5, "person": [], "data": {}},
+    )
+    assert [r["status"] for r in results] == ["rejected", "rejected"]
+    assert "kind" in results[0]["errors"]
+    assert {"event_id", "occurred_at"} <= set(results[1]["errors"])

@@ -15,7 +15,7 @@ from codesvc.api.access import person_for
 from codesvc.api.clock import now
 from codesvc.api.keys import POOL, SETTINGS, principal
 from codesvc.api.problems import Problem, too_many
-from codesvc.api.routing import Param, Routes, json_response, parse_body
+from codesvc.api.routing import Param, Routes, json_response, parse_body, whole_number
 from codesvc.api.schemas import Strict
 from codesvc.appeals.machine import (
     OPEN,
@@ -350,12 +350,12 @@ def _queue_query(request: web.Request) -> service.QueueQuery:
     district = q.get("district")
     if district is not None and not _DISTRICT.match(district):
         errors["district"] = "a 6-digit district code"
-    limit = q.get("limit", "100")
-    if not limit.isdigit() or not 1 <= int(limit) <= service.QUEUE_MAX:
+    limit = whole_number(q.get("limit", "100"), 1, service.QUEUE_MAX)
+    if limit is None:
         errors["limit"] = f"a whole number from 1 to {service.QUEUE_MAX}"
-    if errors:
+    if errors or limit is None:
         raise Problem(422, "Some query parameters are invalid; fix the ones named.", errors=errors)
-    return service.QueueQuery(states, overdue, district, int(limit))
+    return service.QueueQuery(states, overdue, district, limit)
 
 
 @routes.route(

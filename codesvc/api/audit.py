@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from codesvc.api.access import person_for
 from codesvc.api.keys import POOL
 from codesvc.api.problems import Problem
-from codesvc.api.routing import Param, Routes, json_response
+from codesvc.api.routing import BIGINT_MAX, Param, Routes, json_response, query_int
 from codesvc.audit import Chained
 from codesvc.service import audit_log
 from codesvc.state.events import format_time
@@ -56,17 +56,6 @@ def _entry(c: Chained) -> dict[str, object]:
     }
 
 
-def _number(request: web.Request, name: str, default: int, top: int) -> int:
-    raw = request.query.get(name, str(default))
-    if not raw.isdigit() or int(raw) > top:
-        raise Problem(
-            422,
-            f"{name} must be a whole number from 0 to {top}.",
-            errors={name: f"0 to {top}"},
-        )
-    return int(raw)
-
-
 @routes.route(
     "GET",
     "/v1/audit",
@@ -85,8 +74,8 @@ async def audit_of_person(request: web.Request) -> web.Response:
     ref = request.query.get("person_ref")
     if not ref:
         raise Problem(422, "Name the person: ?person_ref=p_...", errors={"person_ref": "required"})
-    after = _number(request, "after", 0, 2**62)
-    limit = max(1, _number(request, "limit", 100, PAGE_MAX))
+    after = query_int(request, "after", 0, 0, BIGINT_MAX)
+    limit = query_int(request, "limit", 100, 1, PAGE_MAX)
     person = await person_for(request, ref, read="audit")
     async with request.app[POOL].acquire() as conn:
         found = await audit_log.for_person(conn, person.person_ref, after, limit)

@@ -61,6 +61,6 @@ async def post_events(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
     for raw, outcome in zip(body.events, outcomes, strict=True):
         kind = raw.get("kind") if isinstance(raw, dict) else None
-        label = kind if kind in SENDABLE["commission"] else "other"
+        label = kind if isinstance(kind, str) and kind in SENDABLE["commission"] else "other"
         metrics.events.labels(label, outcome.status).inc()
     return json_response({"results": [o.json() for o in outcomes]})

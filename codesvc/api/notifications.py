@@ -10,8 +10,15 @@ from pydantic import BaseModel, Field
 from codesvc.api.access import person_for
 from codesvc.api.clock import now
 from codesvc.api.keys import POOL, principal
-from codesvc.api.problems import Problem
-from codesvc.api.routing import Param, Routes, json_response, parse_body, query_flag
+from codesvc.api.routing import (
+    BIGINT_MAX,
+    Param,
+    Routes,
+    json_response,
+    parse_body,
+    query_flag,
+    query_int,
+)
 from codesvc.api.schemas import Strict
 from codesvc.service import notifications as service
 from codesvc.state.events import format_time
@@ -59,16 +66,14 @@ class MarkedOut(BaseModel):
 )
 async def my_notifications(request: web.Request) -> web.Response:
     unread = query_flag(request, "unread")
-    before = request.query.get("before")
-    if before is not None and not before.isdigit():
-        raise Problem(422, "before must be a notification_id.", errors={"before": "a whole number"})
+    before = query_int(request, "before", None, 1, BIGINT_MAX)
     person = await person_for(request, principal(request).sub)
     async with request.app[POOL].acquire() as conn:
         found = await service.for_person(
             conn,
             person.person_id,
             unread=unread,
-            before=int(before) if before is not None else None,
+            before=before,
             limit=PAGE_MAX,
         )
     return json_response(

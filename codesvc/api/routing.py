@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import orjson
 import pydantic
@@ -157,3 +157,39 @@ def query_flag(request: web.Request, name: str) -> bool:
     raise Problem(
         422, f"Query parameter {name} must be true or false.", errors={name: "not a boolean"}
     )
+
+
+#: The largest value of a PostgreSQL bigint: ids and cursors above it cannot exist.
+BIGINT_MAX = 2**63 - 1
+
+
+def whole_number(raw: str, low: int, high: int) -> int | None:
+    """``raw`` as an integer in [low, high], or None: ASCII digits only (``int`` would
+    also take "²" or "٣", and a database integer has limits)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(high)):
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
+
+
+@overload
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int: ...
+@overload
+def query_int(
+    request: web.Request, name: str, default: None, low: int, high: int
+) -> int | None: ...
+def query_int(
+    request: web.Request, name: str, default: int | None, low: int, high: int
+) -> int | None:
+    """An integer query parameter in [low, high] (``default`` when absent), else 422."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    value = whole_number(raw, low, high)
+    if value is None:
+        raise Problem(
+            422,
+            f"{name} must be a whole number from {low} to {high}.",
+            errors={name: f"{low} to {high}"},
+        )
+    return value
