@@ -96,15 +96,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host or settings.host,
         port=args.port or settings.port,
     )
+    where = f"embedded under {settings.home}" if settings.embedded else "configured"
     with db.database_url(settings) as url:
         settings = dataclasses.replace(settings, database_url=url)
         asyncio.run(_migrate(url, settings))
-        log.info(
-            "serving on http://%s:%s (%s database)",
-            settings.host,
-            settings.port,
-            "embedded" if url.startswith("postgresql://postgres:@/") else "configured",
-        )
+        log.info("serving on http://%s:%s (%s database)", settings.host, settings.port, where)
         web.run_app(
             create_app(settings),
             host=settings.host,
