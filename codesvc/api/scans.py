@@ -107,10 +107,9 @@ async def my_code(request: web.Request) -> web.Response:
     person = await person_for(request, principal(request).sub)
     at = now(request)
     async with request.app[POOL].acquire() as conn:
-        stored = await status_store.read(conn, person.person_id)
-        if stored is None:
-            raise Problem(404, "You have no status yet; ask the registry to register you.")
-        status = await status_store.evaluate_one(conn, stored, request.app[SETTINGS].rules, at)
+        status = await status_store.current(conn, person.person_id, request.app[SETTINGS].rules, at)
+    if status is None:
+        raise Problem(404, "You have no status yet; ask the registry to register you.")
     issued = request.app[DOOR].ring.issue(
         person.person_id, status.color.value, at, at, request.app[SETTINGS].code_ttl
     )

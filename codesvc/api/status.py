@@ -87,10 +87,9 @@ def _interval(
 async def status_of(request: web.Request, person: Person) -> web.Response:
     at = now(request)
     async with request.app[POOL].acquire() as conn:
-        stored = await status_store.read(conn, person.person_id)
-        if stored is None:
-            raise Problem(404, "This person has no status yet.")
-        status = await status_store.evaluate_one(conn, stored, request.app[SETTINGS].rules, at)
+        status = await status_store.current(conn, person.person_id, request.app[SETTINGS].rules, at)
+    if status is None:
+        raise Problem(404, "This person has no status yet.")
     return json_response(status_body(person.person_ref, status, language(request), at))
 
 

@@ -201,9 +201,8 @@ class ScanRecorder:
         colors = []
         async with self.read_pool.acquire(timeout=SCAN_TIMEOUT) as reader:
             for _, row in due:
-                stored = await status_store.read(reader, row["person_id"])
-                assert stored is not None  # found by the group statement; never deleted
-                status = await status_store.evaluate_one(reader, stored, self.rules, at)
+                status = await status_store.current(reader, row["person_id"], self.rules, at)
+                assert status is not None  # found by the group statement; never deleted
                 colors.append(status.color.value)
         await conn.execute(
             _RECORD_SQL,

@@ -111,10 +111,14 @@ async def load_world(
     )
 
 
-async def evaluate_one(
-    conn: asyncpg.Connection, stored: Stored, rules: Rules, now: datetime
-) -> Status:
-    """A status read: the stored facts evaluated now, so no passed deadline is ever shown."""
+async def current(
+    conn: asyncpg.Connection, person_id: int, rules: Rules, now: datetime
+) -> Status | None:
+    """A status read: the stored facts evaluated at ``now``, so no passed deadline is ever
+    shown; None for a person with no status row."""
+    stored = await read(conn, person_id)
+    if stored is None:
+        return None
     world = await load_world(conn, [stored.state], rules)
     return evaluate(stored.state, world, now)
 
