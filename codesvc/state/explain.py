@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from codesvc.state.areas import area_name
 from codesvc.state.colors import Color
 from codesvc.state.status import Reason
 
@@ -78,7 +79,7 @@ class _English:
         )
 
     def arrival(self, r: Reason) -> str:
-        return f"You arrived on {self.date(r.since)} from {r.area_code}"
+        return f"You arrived on {self.date(r.since)} from {area_name(r.area_code, 'en')}"
 
     def until(self, r: Reason) -> str:
         return f"until {self.time(r.ends_at)}" if r.ends_at else "until it is lifted"
@@ -124,7 +125,7 @@ class _Chinese:
         )
 
     def arrival(self, r: Reason) -> str:
-        return f"您于{self.date(r.since)}从{r.area_code}"
+        return f"您于{self.date(r.since)}从{area_name(r.area_code, 'zh')}"
 
     def until(self, r: Reason) -> str:
         return f"持续至{self.time(r.ends_at)}" if r.ends_at else "持续至解除为止"
@@ -139,7 +140,8 @@ _ENGLISH: Mapping[tuple[str, str], _Text] = {
     ("R1", "hold"): lambda r: f"{_EN.arrival(r)}, listed as a medium-risk area. {_EN.clear(r)}",
     ("R2", "hold"): lambda r: f"{_EN.arrival(r)}, listed as a high-risk area. {_EN.red_until(r)}",
     ("R2", "monitoring"): lambda r: (
-        f"Health monitoring after you arrived on {_EN.date(r.since)} from {r.area_code}, "
+        f"Health monitoring after you arrived on {_EN.date(r.since)} from "
+        f"{area_name(r.area_code, 'en')}, "
         f"a high-risk area: your code is yellow until {_EN.time(r.ends_at)}."
     ),
     ("R3", "hold"): lambda r: (
@@ -186,10 +188,10 @@ _ENGLISH: Mapping[tuple[str, str], _Text] = {
 }
 
 _CHINESE: Mapping[tuple[str, str], _Text] = {
-    ("R1", "hold"): lambda r: f"{_ZH.arrival(r)}（中风险地区）抵达。{_ZH.clear(r)}",
-    ("R2", "hold"): lambda r: f"{_ZH.arrival(r)}（高风险地区）抵达。{_ZH.red_until(r)}",
+    ("R1", "hold"): lambda r: f"{_ZH.arrival(r)}抵达，该地为中风险地区。{_ZH.clear(r)}",
+    ("R2", "hold"): lambda r: f"{_ZH.arrival(r)}抵达，该地为高风险地区。{_ZH.red_until(r)}",
     ("R2", "monitoring"): lambda r: (
-        f"{_ZH.arrival(r)}（高风险地区）抵达后的健康监测期：黄码持续至{_ZH.time(r.ends_at)}。"
+        f"{_ZH.arrival(r)}抵达（高风险地区）后的健康监测期：黄码持续至{_ZH.time(r.ends_at)}。"
     ),
     ("R3", "hold"): lambda r: (
         f"您被判定为密切接触者（最后接触时间{_ZH.date(r.since)}）。{_ZH.red_until(r)}"

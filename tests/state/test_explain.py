@@ -31,12 +31,13 @@ def reason(s: Status, rule: str) -> Reason:
 def test_the_example_sentence() -> None:
     r1 = reason(status(at(hours=1), arrival(at(), MEDIUM_AREA)), "R1")
     assert explain(r1, "en") == (
-        "You arrived on 8 Feb from 440306, listed as a medium-risk area. Two negative tests "
-        "taken at least 24 hours apart, on or after 8 Feb 10:00, turn this green; 2 still needed."
+        "You arrived on 8 Feb from Bao'an, Shenzhen (440306), listed as a medium-risk area. "
+        "Two negative tests taken at least 24 hours apart, on or after 8 Feb 10:00, turn this "
+        "green; 2 still needed."
     )
     assert explain(r1) == (
-        "您于2月8日从440306（中风险地区）抵达。完成2月8日 10:00起采样、间隔至少24小时的"
-        "两次阴性检测后即转为绿码；还需2次。"
+        "您于2月8日从深圳市宝安区（440306）抵达，该地为中风险地区。完成2月8日 10:00起采样、"
+        "间隔至少24小时的两次阴性检测后即转为绿码；还需2次。"
     )
 
 
