@@ -50,6 +50,7 @@ def normalize(text: str) -> str:
     text = re.sub(r"p_[23456789A-Z]{12}", "p_<ref>", text)
     text = re.sub(r"eyJ[\w-]+\.[\w-]+\.[\w-]+", "<token>", text)
     text = re.sub(r"[0-9a-f]{16}\b", "<id>", text)
+    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", "<scan>", text)
     return re.sub(
         r"\b(20[2-9][0-9])-\d\d-\d\dT[\d:.]+(\+00:00|Z)",
         lambda m: m.group(0) if int(m.group(1)) < year else "<now>",
