@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
+import hypothesis
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -23,6 +24,10 @@ from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests judge results, not speed: a busy CI machine must not fail them on time.
+hypothesis.settings.register_profile("codesvc", deadline=None, print_blob=True)
+hypothesis.settings.load_profile("codesvc")
 
 
 @pytest.fixture(scope="session")

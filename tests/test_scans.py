@@ -143,7 +143,7 @@ async def test_scan_never_shows_a_colour_past_its_deadline(settings, keys, conn)
     with no new event and before the sweeper runs."""
     async with server(settings, keys, sweep_interval=3600.0) as api:
         ref, number = await register(api, "李四")
-        deadline = datetime.now(UTC) + timedelta(seconds=1.5)
+        deadline = datetime.now(UTC) + timedelta(seconds=3)
         resp = await api.client.post(
             "/v1/events",
             json={"events": [arrival(deadline - timedelta(hours=72), {"person_ref": ref})]},
