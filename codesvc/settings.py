@@ -89,16 +89,27 @@ class Settings:
             if key.startswith(ENV_PREFIX + "RULE_")
         }
         if rule_values:
-            values["rules"] = Rules.from_mapping(
-                {name: float(value) for name, value in rule_values.items()}
-            )
+            values["rules"] = _rules(rule_values)
         values.update(overrides)
-        settings = cls(**values)  # type: ignore[arg-type]
-        return settings
+        return cls(**values)  # type: ignore[arg-type]
 
     @property
     def embedded(self) -> bool:
         return not self.database_url
+
+
+def _rules(raw: Mapping[str, str]) -> Rules:
+    """Rules from CODESVC_RULE_<NAME> values: whole numbers stay whole (test counts)."""
+    numbers: dict[str, object] = {}
+    for name, text in raw.items():
+        try:
+            numbers[name] = int(text) if text.strip().lstrip("-").isdigit() else float(text)
+        except ValueError:
+            raise SystemExit(f"{ENV_PREFIX}RULE_{name.upper()}={text!r} is not a number") from None
+    try:
+        return Rules.from_mapping(numbers)
+    except ValueError as exc:
+        raise SystemExit(f"{ENV_PREFIX}RULE_*: {exc}") from None
 
 
 def _convert(kind: object, raw: str, name: str) -> object:
