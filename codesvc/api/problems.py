@@ -57,26 +57,6 @@ class Problem(Exception):
         )
 
 
-def bad_request(detail: str) -> Problem:
-    return Problem(400, detail)
-
-
-def invalid(detail: str, errors: Mapping[str, str]) -> Problem:
-    return Problem(422, detail, errors=errors)
-
-
-def not_found(detail: str) -> Problem:
-    return Problem(404, detail)
-
-
-def forbidden(detail: str) -> Problem:
-    return Problem(403, detail)
-
-
-def conflict(detail: str) -> Problem:
-    return Problem(409, detail)
-
-
 def unavailable(detail: str, retry_after: int = 2) -> Problem:
     return Problem(503, detail, headers={"Retry-After": str(retry_after)})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -84,7 +84,6 @@ class Candidate:
     registration: Registration | None = None
     person: Person | None = None
     unlinked: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class Rejected(Exception):

@@ -20,6 +20,7 @@ from codesvc.state.person import PersonState, replay
 from codesvc.state.rules import Rules
 from codesvc.state.status import Interval
 from codesvc.state.timeline import evaluate
+from codesvc.state.world import World
 
 CHUNK = 1000
 
@@ -88,12 +89,12 @@ def _compare(
     row: asyncpg.Record,
     state: PersonState,
     history: list[Interval],
-    world: object,
+    world: World,
     now: datetime,
 ) -> None:
     ref = row["person_ref"]
     stored = status_store.stored(row)
-    status = evaluate(state, world, now)  # type: ignore[arg-type]
+    status = evaluate(state, world, now)
     if stored.state != state:
         report.differences.append(f"{ref}: stored facts differ from the replay of its events")
     if stored.next_change_at is not None and stored.next_change_at <= now:

@@ -37,7 +37,6 @@ from codesvc.state.person import (
     PersonState,
     apply,
     from_json,
-    last_key,
     replay,
     to_json,
 )
@@ -83,7 +82,6 @@ __all__ = [
     "format_time",
     "from_json",
     "holds",
-    "last_key",
     "origin",
     "parse_event",
     "parse_time",

@@ -78,14 +78,6 @@ def replay(registered_at: datetime, district: str, events: Iterable[Event]) -> P
     return reduce(apply, events, PersonState.new(registered_at, district))
 
 
-def last_key(state: PersonState) -> tuple[datetime, str] | None:
-    """The `sort_key` of the person's latest fact; None when they have none.
-
-    An event whose key is greater only extends the timeline; a smaller one may rewrite it.
-    """
-    return sort_key(state.events[-1]) if state.events else None
-
-
 def to_json(state: PersonState) -> dict[str, object]:
     """The state as plain JSON values: the stored cache of the fold."""
     return {
