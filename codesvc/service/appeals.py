@@ -32,14 +32,13 @@ from codesvc.appeals.machine import (
 from codesvc.appeals.rules import AppealPolicy, Category
 from codesvc.service import audit_log, notifications
 from codesvc.service import status as status_store
-from codesvc.service.ingest import WORLD_LOCK, Candidate, Rejected, check, digest
+from codesvc.service.ingest import WORLD_LOCK, Candidate, Rejected, append_for, check
 from codesvc.service.persons import Person
 from codesvc.settings import Settings
 from codesvc.state.events import (
     MAX_TEXT,
     Correction,
     Event,
-    event_data,
     format_time,
     parse_event,
     parse_event_id,
@@ -556,7 +555,7 @@ async def resolve(
                 )
         else:
             events = await _corrections(conn, appeal, corrections, note, now)
-            await _store(conn, appeal, events)
+            await append_for(conn, appeal.person_id, events, f"appeal:{appeal.appeal_id}")
             await _recompute(conn, appeal, events, now, rules)
             detail = {
                 "voided": [v for e in events if isinstance(e, Correction) for v in e.voids],
@@ -766,24 +765,6 @@ async def _additions(
         index = next(c.index for c in added if c.event.event_id == row["event_id"])
         errors[f"corrections.add.{index}.event_id"] = "already used; choose a new UUID"
     return added
-
-
-async def _store(conn: asyncpg.Connection, appeal: Appeal, events: Sequence[Event]) -> None:
-    """Append the appeal's events; the appeal is their sender, so their provenance."""
-    data = [event_data(e) for e in events]
-    await conn.execute(
-        """INSERT INTO events (event_id, person_id, kind, occurred_at, data, digest, sender)
-           SELECT u.event_id, $6, u.kind, u.occurred_at, u.data, u.digest, $7
-           FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::bytea[])
-               AS u(event_id, kind, occurred_at, data, digest)""",
-        [e.event_id for e in events],
-        [e.kind for e in events],
-        [e.occurred_at for e in events],
-        data,
-        [digest(e.kind, e.occurred_at, d) for e, d in zip(events, data, strict=True)],
-        appeal.person_id,
-        f"appeal:{appeal.appeal_id}",
-    )
 
 
 async def _recompute(

@@ -345,6 +345,27 @@ async def _store(
     return [c for c in candidates if c.event.event_id in fresh]
 
 
+async def append_for(
+    conn: asyncpg.Connection, person_id: int, events: Sequence[Event], sender: str
+) -> None:
+    """Store events the service itself made for one person (an appeal's corrections, an
+    approved override); ``sender`` names their provenance."""
+    data = [event_data(e) for e in events]
+    await conn.execute(
+        """INSERT INTO events (event_id, person_id, kind, occurred_at, data, digest, sender)
+           SELECT u.event_id, $6, u.kind, u.occurred_at, u.data, u.digest, $7
+           FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::bytea[])
+               AS u(event_id, kind, occurred_at, data, digest)""",
+        [e.event_id for e in events],
+        [e.kind for e in events],
+        [e.occurred_at for e in events],
+        data,
+        [digest(e.kind, e.occurred_at, d) for e, d in zip(events, data, strict=True)],
+        person_id,
+        sender,
+    )
+
+
 async def _move_people(
     conn: asyncpg.Connection,
     stored: list[Candidate],

@@ -16,10 +16,10 @@ import asyncpg
 
 from codesvc.service import audit_log
 from codesvc.service import status as status_store
-from codesvc.service.ingest import WORLD_LOCK, digest
+from codesvc.service.ingest import WORLD_LOCK, append_for
 from codesvc.service.persons import Person
 from codesvc.state.colors import Color
-from codesvc.state.events import event_data, format_time, parse_event
+from codesvc.state.events import format_time, parse_event
 from codesvc.state.person import PersonState, apply
 from codesvc.state.rules import Rules
 
@@ -169,18 +169,7 @@ async def approve(
                 "until": proposal.until,
             },
         )
-        data = event_data(event)
-        await conn.execute(
-            """INSERT INTO events (event_id, person_id, kind, occurred_at, data, digest, sender)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            uuid.UUID(event.event_id),
-            proposal.person_id,
-            event.kind,
-            event.occurred_at,
-            data,
-            digest(event.kind, event.occurred_at, data),
-            f"override:{proposal.override_id}",
-        )
+        await append_for(conn, proposal.person_id, [event], f"override:{proposal.override_id}")
         locked = await status_store.lock(conn, [proposal.person_id])
 
         def take_in(person_id: int, state: PersonState) -> PersonState:
