@@ -44,7 +44,9 @@ sys.path.insert(0, str(ROOT))
 
 from harness import create_database, free_port, server_url  # noqa: E402
 
-from codesvc import codes, db  # noqa: E402
+from codesvc import db  # noqa: E402
+from codesvc.codes import keystore, sealing  # noqa: E402
+from codesvc.codes.ring import KeyRing  # noqa: E402
 from codesvc.identity import make_id_number  # noqa: E402
 from codesvc.settings import Settings  # noqa: E402
 from codesvc.state.person import PersonState, to_json  # noqa: E402
@@ -315,12 +317,12 @@ def write_inputs(
     tmp: Path, url: str, env: dict[str, str], args: argparse.Namespace
 ) -> tuple[Path, Path]:
     """Codes of random people signed by the service's own key, and venue scanner tokens."""
-    secrets_ = codes.CodeSecrets(env["CODESVC_CODE_SECRET"].encode())
+    secrets_ = sealing.CodeSecrets(env["CODESVC_CODE_SECRET"].encode())
 
     async def issue() -> list[str]:
         conn = await asyncpg.connect(url)
         try:
-            ring = codes.KeyRing(secrets_, await codes.load_keys(conn, secrets_))
+            ring = KeyRing(secrets_, await keystore.load_keys(conn, secrets_))
             ids = await conn.fetch(
                 "SELECT person_id FROM persons ORDER BY random() LIMIT $1", args.codes
             )

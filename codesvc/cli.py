@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from codesvc import db, logs
-from codesvc.settings import Settings
+from codesvc.settings import ConfigError, Settings
 from codesvc.tokens import DISTRICT_ROLES, ROLES, AuthKeys
 
 log = logging.getLogger("codesvc")
@@ -19,10 +19,14 @@ log = logging.getLogger("codesvc")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
-    logs.configure(settings.log_format, settings.log_level)
-    command: Callable[[argparse.Namespace, Settings], int] = args.command
-    return command(args, settings)
+    try:
+        settings = Settings.from_env()
+        logs.configure(settings.log_format, settings.log_level)
+        command: Callable[[argparse.Namespace, Settings], int] = args.command
+        return command(args, settings)
+    except ConfigError as exc:
+        print(f"codesvc: {exc}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,10 +123,10 @@ def _event_loop(name: str) -> asyncio.AbstractEventLoop:
         try:
             import uvloop
         except ImportError:
-            raise SystemExit("CODESVC_EVENT_LOOP=uvloop needs: pip install uvloop") from None
+            raise ConfigError("CODESVC_EVENT_LOOP=uvloop needs: pip install uvloop") from None
         return uvloop.new_event_loop()
     if name != "asyncio":
-        raise SystemExit(f"CODESVC_EVENT_LOOP={name!r}: use uvloop or asyncio")
+        raise ConfigError(f"CODESVC_EVENT_LOOP={name!r}: use uvloop or asyncio")
     return asyncio.new_event_loop()
 
 
@@ -187,16 +191,18 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
-    from codesvc import codes
+    from codesvc.codes import keystore
+    from codesvc.codes.ring import SigningKey
+    from codesvc.codes.sealing import CodeSecrets, code_secret
 
-    secrets = codes.CodeSecrets(codes.code_secret(settings.code_secret, settings.home))
+    secrets = CodeSecrets(code_secret(settings.code_secret, settings.home))
 
-    async def run(url: str) -> list[codes.SigningKey]:
+    async def run(url: str) -> list[SigningKey]:
         await _migrate(url, settings)
         async with db.connect(url) as conn:
             if args.action == "rotate":
-                await codes.rotate(conn, secrets, datetime.now(UTC))
-            return await codes.load_keys(conn, secrets)
+                await keystore.rotate(conn, secrets, datetime.now(UTC))
+            return await keystore.load_keys(conn, secrets)
 
     with db.database_url(settings) as url:
         found = asyncio.run(run(url))
@@ -211,7 +217,7 @@ def cmd_venue(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
     from datetime import UTC, datetime
 
-    from codesvc.service import scans
+    from codesvc.service import venues
     from codesvc.tokens import Principal
 
     operator = Principal("operator", f"cli:{getpass.getuser()}", None, 0.0)
@@ -221,9 +227,9 @@ def cmd_venue(args: argparse.Namespace, settings: Settings) -> int:
         async with db.connect(url) as conn:
             now = datetime.now(UTC)
             if args.action == "revoke":
-                at = await scans.revoke_venue(conn, args.venue_id, operator, args.reason, now)
+                at = await venues.revoke_venue(conn, args.venue_id, operator, args.reason, now)
                 return f"venue {args.venue_id} revoked since {at.isoformat()}"
-            if await scans.reinstate_venue(conn, args.venue_id, operator, now):
+            if await venues.reinstate_venue(conn, args.venue_id, operator, now):
                 return f"venue {args.venue_id} reinstated"
             return f"venue {args.venue_id} was not revoked"
 

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import operator
 import re
+import unicodedata
 from datetime import date, timedelta
 from typing import Final
 
@@ -124,7 +125,7 @@ def mask_name(name: str) -> str:
     return " ".join(word[0] + "***" for word in words)
 
 
-_PHONE_SEPARATORS: Final = re.compile(r"[ \-]")
+_PHONE_SEPARATORS: Final = re.compile(r"[\s\-().]")
 _MOBILE: Final = re.compile(r"1[3-9][0-9]{9}", re.ASCII)
 
 
@@ -135,9 +136,10 @@ def normalize_phone(s: str | None) -> str | None:
     """
     if s is None or not s.strip():
         return None
-    digits = _PHONE_SEPARATORS.sub("", s.strip())
-    for prefix in ("+86", "0086"):
-        if digits.startswith(prefix):
+    # Full-width digits and signs (from a Chinese input method) count as the ASCII ones.
+    digits = _PHONE_SEPARATORS.sub("", unicodedata.normalize("NFKC", s).strip())
+    for prefix in ("+86", "0086", "86"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
             digits = digits[len(prefix) :]
             break
     if not _MOBILE.fullmatch(digits):

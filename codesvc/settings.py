@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from codesvc.state.rules import Rules
 
 ENV_PREFIX = "CODESVC_"
+
+
+class ConfigError(Exception):
+    """A setting or a key the service cannot run with; the message says what to change.
+
+    Raised by library code; the command line prints it and exits with status 2.
+    """
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read settings from the environment; explicit overrides win."""
         env = os.environ if environ is None else environ
+        types = typing.get_type_hints(cls)
         values: dict[str, object] = {}
         for f in fields(cls):
             if f.name == "rules":
@@ -82,7 +91,7 @@ class Settings:
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is None:
                 continue
-            values[f.name] = _convert(f.type, raw, f.name)
+            values[f.name] = _convert(types[f.name], raw, f.name)
         rule_values = {
             key[len(ENV_PREFIX + "RULE_") :].lower(): value
             for key, value in env.items()
@@ -105,22 +114,27 @@ def _rules(raw: Mapping[str, str]) -> Rules:
         try:
             numbers[name] = int(text) if text.strip().lstrip("-").isdigit() else float(text)
         except ValueError:
-            raise SystemExit(f"{ENV_PREFIX}RULE_{name.upper()}={text!r} is not a number") from None
+            raise ConfigError(f"{ENV_PREFIX}RULE_{name.upper()}={text!r} is not a number") from None
     try:
         return Rules.from_mapping(numbers)
     except ValueError as exc:
-        raise SystemExit(f"{ENV_PREFIX}RULE_*: {exc}") from None
+        raise ConfigError(f"{ENV_PREFIX}RULE_*: {exc}") from None
 
 
-def _convert(kind: object, raw: str, name: str) -> object:
-    kind = str(kind)
+#: How a setting's text becomes its declared type.
+_CONVERTERS: Mapping[type, Callable[[str], object]] = {
+    int: int,
+    float: float,
+    Path: Path,
+    str: str,
+}
+
+
+def _convert(kind: type, raw: str, name: str) -> object:
+    convert = _CONVERTERS[kind]
     try:
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        if kind == "Path":
-            return Path(raw)
+        return convert(raw)
     except ValueError:
-        raise SystemExit(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
-    return raw
+        raise ConfigError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}"
+        ) from None

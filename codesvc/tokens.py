@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jwt
 
-from codesvc.settings import Settings
+from codesvc.settings import ConfigError, Settings
 
 ROLES = ("citizen", "scanner", "feeder", "staff", "commission")
 #: Roles whose tokens must name a district.
@@ -56,7 +56,7 @@ class AuthKeys:
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthKeys:
         if settings.auth_algorithm not in ALGORITHMS:
-            raise SystemExit(
+            raise ConfigError(
                 f"CODESVC_AUTH_ALGORITHM={settings.auth_algorithm!r}: use one of {ALGORITHMS}"
             )
         if settings.auth_algorithm == "HS256":
@@ -67,7 +67,7 @@ class AuthKeys:
             )
             return cls("HS256", secret, secret)
         if not settings.auth_public_key_file:
-            raise SystemExit("ES256 tokens need CODESVC_AUTH_PUBLIC_KEY_FILE (a PEM public key)")
+            raise ConfigError("ES256 tokens need CODESVC_AUTH_PUBLIC_KEY_FILE (a PEM public key)")
         public = Path(settings.auth_public_key_file).read_bytes()
         private = (
             Path(settings.auth_private_key_file).read_bytes()
@@ -85,7 +85,7 @@ class AuthKeys:
         token_id: str | None = None,
     ) -> str:
         if self.signing_key is None:
-            raise SystemExit("no signing key: set CODESVC_AUTH_PRIVATE_KEY_FILE")
+            raise ConfigError("no signing key: set CODESVC_AUTH_PRIVATE_KEY_FILE")
         now = int(time.time())
         claims: dict[str, object] = {"role": role, "sub": sub, "iat": now, "exp": now + ttl}
         if district:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codesvc.audit import (
+from codesvc.audit_chain import (
     GENESIS,
     AuditEntry,
     Chained,

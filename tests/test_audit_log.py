@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from codesvc.audit import GENESIS, AuditEntry, entry_hash
+from codesvc.audit_chain import GENESIS, AuditEntry, entry_hash
 from codesvc.service.audit_log import verify_audit
 from codesvc.state.events import parse_time
 

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from codesvc.settings import Settings
+from codesvc.settings import ConfigError, Settings
 from codesvc.tokens import AuthKeys
 
 
@@ -113,7 +113,7 @@ def test_es256_keys_sign_and_verify(tmp_path):
 
 
 def test_unknown_algorithm_is_refused_at_start():
-    with pytest.raises(SystemExit, match="use one of"):
+    with pytest.raises(ConfigError, match="use one of"):
         AuthKeys.from_settings(Settings(auth_algorithm="RS512"))
 
 

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from codesvc import codes
 from codesvc.api.app import create_app
+from codesvc.codes import keystore, ring, sealing
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
 from tests.conftest import Api, City
@@ -119,8 +120,8 @@ async def test_each_code_carries_a_fresh_reference_that_reveals_nothing(
     # Random nonces first: two references of one person do not even share a prefix.
     assert a["ref"] != b["ref"]
     assert str(a["ref"])[:4] != str(b["ref"])[:4]
-    ours = codes.CodeSecrets(codes.code_secret(settings.code_secret, settings.home))
-    theirs = codes.CodeSecrets(b"anyone else's secret, however long")
+    ours = sealing.CodeSecrets(sealing.code_secret(settings.code_secret, settings.home))
+    theirs = sealing.CodeSecrets(b"anyone else's secret, however long")
     for claims in (a, b):
         sealed = str(claims["ref"])
         assert ref not in sealed
@@ -182,8 +183,8 @@ async def test_code_of_a_rotated_out_key_verifies_until_its_codes_expired(
     city = City(door)
     ref = await city.register()
     old = await issue(door, ref)
-    secrets = codes.CodeSecrets(codes.code_secret(settings.code_secret, settings.home))
-    await codes.rotate(conn, secrets, clock())
+    secrets = sealing.CodeSecrets(sealing.code_secret(settings.code_secret, settings.home))
+    await keystore.rotate(conn, secrets, clock())
     keyset = await _eventually_two_keys(door)
     new = await issue(door, ref)
     assert new["kid"] != old["kid"]
@@ -194,7 +195,7 @@ async def test_code_of_a_rotated_out_key_verifies_until_its_codes_expired(
         "SELECT private_pem IS NULL FROM code_keys WHERE kid = $1", old["kid"]
     )
     # Once every code it signed has expired, the key leaves the key set.
-    clock.shift = timedelta(seconds=settings.code_ttl) + codes.KEY_OVERLAP + timedelta(seconds=1)
+    clock.shift = timedelta(seconds=settings.code_ttl) + ring.KEY_OVERLAP + timedelta(seconds=1)
     later = await jwks(door)
     assert [k["kid"] for k in later["keys"]] == [new["kid"]]
     with pytest.raises(codes.CodeRejected) as refused:
@@ -217,8 +218,8 @@ async def test_code_from_another_deployment_is_refused(api, city: City, conn):
     ref = await city.register()
     person_id = await conn.fetchval("SELECT person_id FROM persons WHERE person_ref = $1", ref)
     now = datetime.now(UTC)
-    elsewhere = codes.KeyRing(
-        codes.CodeSecrets(b"another deployment's code secret"), [codes.new_signing_key(now)]
+    elsewhere = ring.KeyRing(
+        sealing.CodeSecrets(b"another deployment's code secret"), [ring.new_signing_key(now)]
     )
     foreign = elsewhere.issue(person_id, "green", now, now, 60).code
     resp = await scan(api, foreign)
@@ -303,3 +304,15 @@ async def test_readme_offline_example(api, city: City):
     assert (await asyncio.to_thread(run, issued["code"])).startswith("green, computed ")
     tampered = with_claims(issued["code"], color="red")
     assert (await asyncio.to_thread(run, tampered)).startswith("refused (forged): ")
+
+
+def test_the_offline_verifier_loads_neither_the_database_driver_nor_the_web_server():
+    script = (
+        "import sys\n"
+        "from codesvc.codes import verify_offline, CodeRejected\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('asyncpg', 'aiohttp')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

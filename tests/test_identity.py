@@ -181,6 +181,10 @@ def test_a_latin_mask_hides_the_length_of_each_word(words: list[str]) -> None:
         ("+86 138 1234 5678", "13812345678"),
         ("+86-138-1234-5678", "13812345678"),
         ("0086 19912345678", "19912345678"),
+        ("86 138 1234 5678", "13812345678"),
+        ("(138) 1234 5678", "13812345678"),
+        # Full-width digits, as a Chinese input method types them.
+        ("１３８１２３４５６７８", "13812345678"),
     ],
 )
 def test_acceptable_phones(phone: str | None, normalised: str | None) -> None:
@@ -197,7 +201,7 @@ def test_acceptable_phones(phone: str | None, normalised: str | None) -> None:
         "021-12345678",
         "+1 138 1234 5678",
         "1381234567x",
-        "１３８１２３４５６７８",
+        "8613812345678 0",
     ],
 )
 def test_unacceptable_phones(phone: str) -> None:

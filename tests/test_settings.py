@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codesvc.settings import Settings
+from codesvc.settings import ConfigError, Settings
 
 
 def test_values_and_rules_come_from_the_environment():
@@ -37,5 +37,13 @@ def test_values_and_rules_come_from_the_environment():
     ],
 )
 def test_a_wrong_setting_names_itself(env, message):
-    with pytest.raises(SystemExit, match=message):
+    with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_a_wrong_setting_stops_the_command_with_its_name(monkeypatch, capsys):
+    from codesvc.cli import main
+
+    monkeypatch.setenv("CODESVC_PORT", "eighty")
+    assert main(["token", "--role", "feeder", "--sub", "feed"]) == 2
+    assert "codesvc: CODESVC_PORT='eighty' is not a valid int" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from codesvc.api.access import person_for
 from codesvc.api.keys import POOL
 from codesvc.api.problems import Problem
 from codesvc.api.routing import BIGINT_MAX, Param, Routes, json_response, query_int
-from codesvc.audit import Chained
+from codesvc.audit_chain import Chained
 from codesvc.service import audit_log
 from codesvc.state.events import format_time
 

@@ -16,7 +16,6 @@ from aiohttp import web
 from prometheus_client import Counter
 from pydantic import Field
 
-from codesvc import codes
 from codesvc.api.access import person_for
 from codesvc.api.clock import CLOCK, now
 from codesvc.api.keys import AUTHENTICATOR, METRICS, POOL, SETTINGS, SWEEP_NOW, principal
@@ -24,9 +23,14 @@ from codesvc.api.problems import Problem, too_many
 from codesvc.api.routing import Routes, json_response, parse_body
 from codesvc.api.schemas import Color, IdNumber, Strict
 from codesvc.api.secrets import ID_SECRET
+from codesvc.codes import COLORS, CodeRejected
+from codesvc.codes.keystore import KEYS_CHANNEL, ensure_key, load_keys, rotate_on_schedule
+from codesvc.codes.ring import MAX_CODE, KeyRing
+from codesvc.codes.sealing import CodeSecrets, code_secret
 from codesvc.identity import id_hash
-from codesvc.service import scans
-from codesvc.service import status as status_store
+from codesvc.service import listen, stored_status, venues
+from codesvc.service.ratelimit import TokenBuckets
+from codesvc.service.recorder import Scan, ScanRecorder, no_reset
 from codesvc.state.events import format_time
 
 routes = Routes("scans")
@@ -54,7 +58,7 @@ class Jwks(pydantic.BaseModel):
 class ScanIn(Strict):
     """Exactly one of ``code`` (scanned QR) or ``id_number`` (an id-card reader)."""
 
-    code: Annotated[str, Field(max_length=codes.MAX_CODE)] | None = None
+    code: Annotated[str, Field(max_length=MAX_CODE)] | None = None
     id_number: IdNumber | None = None
 
     @pydantic.model_validator(mode="after")
@@ -76,20 +80,20 @@ class Door:
 
     def __init__(
         self,
-        ring: codes.KeyRing,
-        recorder: scans.ScanRecorder,
+        ring: KeyRing,
+        recorder: ScanRecorder,
         scan_rate: float,
         id_scans_per_minute: float,
         shown: Counter,
     ) -> None:
         self.ring = ring
         self.recorder = recorder
-        self.scans = scans.TokenBuckets(scan_rate, burst=scan_rate)
+        self.scans = TokenBuckets(scan_rate, burst=scan_rate)
         # id-number scans could enumerate people: a burst of ten seconds' worth (a family
         # at the door), then id_scans_per_minute.
         per_second = id_scans_per_minute / 60
-        self.id_scans = scans.TokenBuckets(per_second, burst=per_second * 10)
-        self.shown = {color: shown.labels(color) for color in codes.COLORS}
+        self.id_scans = TokenBuckets(per_second, burst=per_second * 10)
+        self.shown = {color: shown.labels(color) for color in COLORS}
 
 
 DOOR = web.AppKey("door", Door)
@@ -107,7 +111,9 @@ async def my_code(request: web.Request) -> web.Response:
     person = await person_for(request, principal(request).sub)
     at = now(request)
     async with request.app[POOL].acquire() as conn:
-        status = await status_store.current(conn, person.person_id, request.app[SETTINGS].rules, at)
+        status = await stored_status.current(
+            conn, person.person_id, request.app[SETTINGS].rules, at
+        )
     if status is None:
         raise Problem(404, "You have no status yet; ask the registry to register you.")
     issued = request.app[DOOR].ring.issue(
@@ -164,9 +170,9 @@ async def scan(request: web.Request) -> web.Response:
     if code is not None:
         try:
             sealed = door.ring.open(code, now(request))
-        except codes.CodeRejected as exc:
+        except CodeRejected as exc:
             raise Problem(422, str(exc), title="Code refused", reason=exc.reason) from None
-        shown = await door.recorder.record(scans.Scan(venue, "code", person_id=sealed.person_id))
+        shown = await door.recorder.record(Scan(venue, "code", person_id=sealed.person_id))
     else:
         assert body.id_number is not None
         if wait := door.id_scans.take(venue, clock):
@@ -176,7 +182,7 @@ async def scan(request: web.Request) -> web.Response:
                 wait,
             )
         hashed = id_hash(request.app[ID_SECRET], body.id_number)
-        shown = await door.recorder.record(scans.Scan(venue, "id_number", id_hash=hashed))
+        shown = await door.recorder.record(Scan(venue, "id_number", id_hash=hashed))
     if shown is None:
         raise Problem(
             404,
@@ -204,7 +210,7 @@ def _plain_code(raw: bytes) -> str | None:
         return None
     if type(data) is dict and len(data) == 1:
         code = data.get("code")
-        if type(code) is str and len(code) <= codes.MAX_CODE:
+        if type(code) is str and len(code) <= MAX_CODE:
             return code
     return None
 
@@ -213,12 +219,12 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     """Code keys, the scan recorder with its own pool, and the listener for other instances."""
     settings = app[SETTINGS]
     clock = app[CLOCK]
-    secrets = codes.CodeSecrets(codes.code_secret(settings.code_secret, settings.home))
-    ring = codes.KeyRing(secrets)
+    secrets = CodeSecrets(code_secret(settings.code_secret, settings.home))
+    ring = KeyRing(secrets)
     async with app[POOL].acquire() as conn:
-        await codes.ensure_key(conn, secrets, clock())
-        ring.update(await codes.load_keys(conn, secrets))
-        _revoke_only(app, await scans.revoked_venues(conn))
+        await ensure_key(conn, secrets, clock())
+        ring.update(await load_keys(conn, secrets))
+        _revoke_only(app, await venues.revoked_venues(conn))
     # Scan records get their own connections: a slow batch of events cannot hold up a
     # door, and synchronous_commit is on whatever the server's default says.
     scan_pool = await asyncpg.create_pool(
@@ -226,12 +232,12 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         min_size=1,
         max_size=SCAN_LANES,
         server_settings={"synchronous_commit": "on", "application_name": "codesvc scans"},
-        reset=scans.no_reset,
+        reset=no_reset,
     )
     assert scan_pool is not None
     metrics = app[METRICS]
     sweep_now = app[SWEEP_NOW]
-    recorder = scans.ScanRecorder(
+    recorder = ScanRecorder(
         scan_pool,
         app[POOL],
         settings.rules,
@@ -244,19 +250,19 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     app[DOOR] = Door(ring, recorder, settings.scan_rate, settings.id_scan_rate, metrics.scans)
 
     async def resync(conn: asyncpg.Connection) -> None:
-        ring.update(await codes.load_keys(conn, secrets))
-        _revoke_only(app, await scans.revoked_venues(conn))
+        ring.update(await load_keys(conn, secrets))
+        _revoke_only(app, await venues.revoked_venues(conn))
 
     tasks = [
         asyncio.create_task(
-            scans.follow(settings.database_url, (codes.KEYS_CHANNEL, scans.VENUES_CHANNEL), resync),
+            listen.follow(settings.database_url, (KEYS_CHANNEL, venues.VENUES_CHANNEL), resync),
             name="follow changes",
         )
     ]
     if settings.code_key_rotation > 0:
         tasks.append(
             asyncio.create_task(
-                codes.rotate_on_schedule(app[POOL], ring, clock, settings.code_key_rotation),
+                rotate_on_schedule(app[POOL], ring, clock, settings.code_key_rotation),
                 name="rotate code keys",
             )
         )

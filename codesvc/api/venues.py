@@ -13,7 +13,7 @@ from codesvc.api.keys import AUTHENTICATOR, POOL, principal
 from codesvc.api.problems import Problem
 from codesvc.api.routing import Param, Routes, json_response, parse_body
 from codesvc.api.schemas import Strict
-from codesvc.service import scans
+from codesvc.service import venues
 from codesvc.state.events import format_time
 
 routes = Routes("venues")
@@ -45,7 +45,7 @@ async def revoke(request: web.Request) -> web.Response:
     venue = request.match_info["venue_id"]
     body = await parse_body(request, RevokeIn)
     async with request.app[POOL].acquire() as conn:
-        revoked_at = await scans.revoke_venue(
+        revoked_at = await venues.revoke_venue(
             conn, venue, principal(request), body.reason, now(request)
         )
     # At once here; the other instances hear of it by NOTIFY within milliseconds.
@@ -65,7 +65,7 @@ async def revoke(request: web.Request) -> web.Response:
 async def reinstate(request: web.Request) -> web.Response:
     venue = request.match_info["venue_id"]
     async with request.app[POOL].acquire() as conn:
-        if not await scans.reinstate_venue(conn, venue, principal(request), now(request)):
+        if not await venues.reinstate_venue(conn, venue, principal(request), now(request)):
             raise Problem(404, f"Venue {venue} is not revoked; there is nothing to reinstate.")
     request.app[AUTHENTICATOR].reinstate("scanner", venue)
     return json_response({"venue": venue, "revoked": False, "revoked_at": None})

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import unicodedata
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +11,8 @@ from enum import Enum
 from typing import Any, Final, Protocol, TypeVar
 
 from codesvc.appeals.machine import AppealState, is_open
+from codesvc.identity import normalize_phone
+from codesvc.state.events import parse_event_id
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -238,16 +238,11 @@ def validate_filing(
 
 
 def _is_uuid(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
     try:
-        uuid.UUID(value)
+        parse_event_id(value)
     except ValueError:
         return False
     return True
-
-
-_NOT_DIGIT = re.compile(r"[^0-9]")
 
 
 def _name_key(name: str) -> str:
@@ -255,12 +250,10 @@ def _name_key(name: str) -> str:
 
 
 def _phone_key(phone: str) -> str:
-    digits = _NOT_DIGIT.sub("", unicodedata.normalize("NFKC", phone))
-    for prefix in ("0086", "86"):
-        if digits.startswith(prefix) and len(digits) > 11:
-            digits = digits[len(prefix) :]
-            break
-    return digits[-11:] if len(digits) >= 11 else ""
+    try:
+        return normalize_phone(phone) or ""
+    except ValueError:
+        return ""
 
 
 def evidence_matches(

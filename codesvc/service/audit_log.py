@@ -14,7 +14,7 @@ from typing import Protocol
 
 import asyncpg
 
-from codesvc.audit import AuditEntry, Chained, chain, verify_chain
+from codesvc.audit_chain import GENESIS, AuditEntry, Chained, chain, verify_chain
 
 #: Entries verified per round trip.
 CHUNK = 5000
@@ -122,7 +122,7 @@ async def verify_audit(conn: asyncpg.Connection) -> list[str]:
     head = await conn.fetchrow("SELECT seq, hash FROM audit_head")
     if head is None:
         return ["the audit log has lost its head row; the chain's end cannot be checked"]
-    prev_hash, next_seq = "0" * 64, 1
+    prev_hash, next_seq = GENESIS, 1
     while True:
         rows = await conn.fetch(
             f"SELECT {COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2",

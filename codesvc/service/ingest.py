@@ -23,7 +23,7 @@ from codesvc.identity import (
     validate_id_number,
     validate_phone,
 )
-from codesvc.service import status as status_store
+from codesvc.service import stored_status
 from codesvc.service.persons import Person, Registration, by_refs, ensure_registered
 from codesvc.state.events import (
     Correction,
@@ -379,7 +379,7 @@ async def _move_people(
             by_person.setdefault(c.person.person_id, []).append(c.event)
     if not by_person:
         return
-    locked = await status_store.lock(conn, by_person)
+    locked = await stored_status.lock(conn, by_person)
     causes = {pid: "event:" + events[0].event_id for pid, events in by_person.items()}
 
     def take_in(person_id: int, state: PersonState) -> PersonState:
@@ -387,7 +387,7 @@ async def _move_people(
             state = apply(state, event)
         return state
 
-    await status_store.refresh(conn, locked, rules, now, causes, take_in)
+    await stored_status.refresh(conn, locked, rules, now, causes, take_in)
 
 
 async def _check_corrections(

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import asyncpg
 
-from codesvc.service import status as status_store
+from codesvc.service import stored_status
 from codesvc.service.ingest import WORLD_LOCK
 from codesvc.state.colors import Color
 from codesvc.state.person import from_json
@@ -79,7 +79,7 @@ async def preview(
             "SELECT person_id, state FROM statuses WHERE person_id = ANY($1::bigint[])", chunk
         )
         states = [from_json(r["state"]) for r in rows]
-        world = await status_store.load_world(conn, states, rules)
+        world = await stored_status.load_world(conn, states, rules)
         changed = _with(world, change)
         for state in states:
             before = evaluate(state, world, now).color

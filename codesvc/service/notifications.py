@@ -9,14 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import asyncpg
 
+from codesvc.state.colors import Color
 from codesvc.state.events import format_time
-
-if TYPE_CHECKING:
-    from codesvc.service.status import Change, Stored
 
 COLOR_CHANGED = "color_changed"
 APPEAL_CHANGED = "appeal_changed"
@@ -31,19 +28,21 @@ class Notification:
     read_at: datetime | None
 
 
-async def colors_changed(
-    conn: asyncpg.Connection,
-    changes: Sequence[Change],
-    locked: Mapping[int, Stored],
-    now: datetime,
-    causes: Mapping[int, str] | str,
-) -> int:
-    """One notification per person whose stored colour moved; one INSERT for all of them.
+@dataclass(frozen=True, slots=True)
+class ColorChange:
+    """A stored colour that moved, and the cause its history names."""
 
-    The cause is the one the history records: a listing or campaign that made the person
-    due, else what the caller names.
-    """
-    moved = [c for c in changes if c.before is not c.after.color]
+    person_id: int
+    before: Color
+    after: Color
+    since: datetime
+    cause: str
+
+
+async def colors_changed(
+    conn: asyncpg.Connection, moved: Sequence[ColorChange], now: datetime
+) -> int:
+    """One notification per person whose stored colour moved; one INSERT for all of them."""
     if not moved:
         return 0
     await conn.execute(
@@ -54,10 +53,9 @@ async def colors_changed(
         [
             {
                 "before": c.before.value,
-                "after": c.after.color.value,
-                "since": format_time(c.after.since),
-                "cause": locked[c.person_id].due_cause
-                or (causes if isinstance(causes, str) else causes.get(c.person_id, "recomputed")),
+                "after": c.after.value,
+                "since": format_time(c.since),
+                "cause": c.cause,
             }
             for c in moved
         ],

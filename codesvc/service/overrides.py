@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from codesvc.service import audit_log
-from codesvc.service import status as status_store
+from codesvc.service import audit_log, stored_status
 from codesvc.service.ingest import WORLD_LOCK, append_for
 from codesvc.service.persons import Person
 from codesvc.state.colors import Color
@@ -170,12 +169,12 @@ async def approve(
             },
         )
         await append_for(conn, proposal.person_id, [event], f"override:{proposal.override_id}")
-        locked = await status_store.lock(conn, [proposal.person_id])
+        locked = await stored_status.lock(conn, [proposal.person_id])
 
         def take_in(person_id: int, state: PersonState) -> PersonState:
             return apply(state, event)
 
-        await status_store.refresh(
+        await stored_status.refresh(
             conn, locked, rules, now, f"override:{proposal.override_id}", take_in
         )
         row = await conn.fetchrow(

@@ -10,7 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from codesvc.identity import id_hash
-from codesvc.service import status as status_store
+from codesvc.service import stored_status
 
 #: Characters of a person_ref: no 0/O or 1/I/L, so a reference read aloud survives.
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -94,7 +94,7 @@ async def ensure_registered(
         new_people = [_person(r) for r in inserted]
         for r in inserted:
             found[bytes(r["id_hash"])] = _person(r)
-        await status_store.create(conn, new_people)
+        await stored_status.create(conn, new_people)
         created = {p.person_ref for p in new_people}
         raced = [h for h in missing if h not in found]
         if raced:  # registered by a concurrent request a moment ago

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
-from codesvc.service import status as status_store
+from codesvc.service import stored_status
 from codesvc.state.rules import Rules
 
 log = logging.getLogger("codesvc.sweeper")
@@ -25,7 +25,7 @@ async def sweep_once(pool: asyncpg.Pool, rules: Rules, now: datetime, limit: int
     """Recompute up to ``limit`` due people in one transaction; returns how many."""
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
-            f"""SELECT {status_store.STATUS_COLUMNS} FROM statuses
+            f"""SELECT {stored_status.STATUS_COLUMNS} FROM statuses
                 WHERE next_change_at <= $1 ORDER BY next_change_at LIMIT $2
                 FOR UPDATE SKIP LOCKED""",
             now,
@@ -33,8 +33,8 @@ async def sweep_once(pool: asyncpg.Pool, rules: Rules, now: datetime, limit: int
         )
         if not rows:
             return 0
-        locked = {r["person_id"]: status_store.stored(r) for r in rows}
-        await status_store.refresh(conn, locked, rules, now, "time")
+        locked = {r["person_id"]: stored_status.stored(r) for r in rows}
+        await stored_status.refresh(conn, locked, rules, now, "time")
         return len(rows)
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
-from codesvc.service import status as status_store
+from codesvc.service import stored_status
 from codesvc.state.colors import Color
 from codesvc.state.events import parse_event
 from codesvc.state.person import PersonState, replay
@@ -70,7 +70,7 @@ async def verify(conn: asyncpg.Connection, rules: Rules, now: datetime) -> Repor
             )
             for r in chunk
         }
-        world = await status_store.load_world(conn, replayed.values(), rules)
+        world = await stored_status.load_world(conn, replayed.values(), rules)
         for r in chunk:
             report.persons += 1
             _compare(
@@ -93,7 +93,7 @@ def _compare(
     now: datetime,
 ) -> None:
     ref = row["person_ref"]
-    stored = status_store.stored(row)
+    stored = stored_status.stored(row)
     status = evaluate(state, world, now)
     if stored.state != state:
         report.differences.append(f"{ref}: stored facts differ from the replay of its events")
@@ -121,7 +121,7 @@ async def _chunks(conn: asyncpg.Connection) -> AsyncIterator[list[asyncpg.Record
     while True:
         chunk = await conn.fetch(
             f"""SELECT p.person_id, p.person_ref, p.registered_at, p.district,
-                       {", ".join("s." + c for c in status_store.STATUS_COLUMNS.split(", ")[1:])}
+                       {", ".join("s." + c for c in stored_status.STATUS_COLUMNS.split(", ")[1:])}
                 FROM persons p JOIN statuses s USING (person_id)
                 WHERE p.person_id > $1 ORDER BY p.person_id LIMIT $2""",
             last,

@@ -22,6 +22,7 @@ from codesvc.state.events import (
 )
 from codesvc.state.person import PersonState
 from codesvc.state.rules import Rules
+from codesvc.state.span import covers
 from codesvc.state.world import Campaign, World
 
 #: a phase is "pending" (green, a deadline runs), "hold" or "monitoring" (after a red)
@@ -85,7 +86,7 @@ class Phase:
 
     def covers(self, t: datetime) -> bool:
         """Whether the phase is in force at `t`."""
-        return self.start <= t and (self.end is None or t < self.end)
+        return covers(self.start, self.end, t)
 
 
 @dataclass(frozen=True, slots=True)

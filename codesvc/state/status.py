@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from codesvc.state.colors import Color
 from codesvc.state.holds import Stage
+from codesvc.state.span import covers
 
 #: the cause of a green interval: no hold decides it
 NO_CAUSE = "none"
@@ -21,7 +22,7 @@ class Interval:
 
     def covers(self, t: datetime) -> bool:
         """Whether `t` falls in the interval."""
-        return self.start <= t and (self.end is None or t < self.end)
+        return covers(self.start, self.end, t)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from codesvc.state.events import Correction, Override, TravelArrival
 from codesvc.state.holds import OVERRIDE, Hold, Phase, holds
 from codesvc.state.machine import walk
 from codesvc.state.person import PersonState
+from codesvc.state.span import covers
 from codesvc.state.status import NO_CAUSE, Interval, Reason, Status
 from codesvc.state.world import World
 
@@ -32,7 +33,7 @@ def _decide(rows: Sequence[_Row], t: datetime) -> tuple[Color, str]:
     best: tuple[int, datetime, str] | None = None
     color = Color.GREEN
     for start, end, phase_color, override, key in rows:
-        if start <= t and (end is None or t < end):
+        if covers(start, end, t):
             if override:
                 return phase_color, key[2]
             if best is None or key < best:

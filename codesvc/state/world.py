@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from codesvc.state.rules import RULES, Rules
+from codesvc.state.span import covers
 
 RiskLevel = Literal["medium", "high"]
 
@@ -35,7 +36,7 @@ class Listing:
 
     def covers(self, t: datetime) -> bool:
         """Whether an arrival at `t` falls inside the listing."""
-        return self.valid_from <= t and (self.valid_to is None or t < self.valid_to)
+        return covers(self.valid_from, self.valid_to, t)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from codesvc.api.keys import POOL, SETTINGS, principal
 from codesvc.api.problems import Problem
 from codesvc.api.routing import Param, Routes, json_response, query_flag
 from codesvc.api.schemas import HistoryOut, StatusOut
-from codesvc.service import status as status_store
+from codesvc.service import stored_status
 from codesvc.service.persons import Person
 from codesvc.state.events import format_time
 from codesvc.state.explain import explain
@@ -87,7 +87,9 @@ def _interval(
 async def status_of(request: web.Request, person: Person) -> web.Response:
     at = now(request)
     async with request.app[POOL].acquire() as conn:
-        status = await status_store.current(conn, person.person_id, request.app[SETTINGS].rules, at)
+        status = await stored_status.current(
+            conn, person.person_id, request.app[SETTINGS].rules, at
+        )
     if status is None:
         raise Problem(404, "This person has no status yet.")
     return json_response(status_body(person.person_ref, status, language(request), at))
@@ -97,7 +99,7 @@ async def history_of(request: web.Request, person: Person) -> web.Response:
     at = now(request)
     shown = query_flag(request, "as_shown")
     async with request.app[POOL].acquire() as conn:
-        rows = await status_store.history(conn, person.person_id)
+        rows = await stored_status.history(conn, person.person_id)
     if shown:
         intervals = [_interval(i) for i in as_shown(rows, at)]
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import asyncpg
 
@@ -23,8 +23,17 @@ from codesvc.state.status import Interval, Status
 from codesvc.state.timeline import evaluate
 from codesvc.state.world import Campaign, Listing, World
 
-if TYPE_CHECKING:
-    from codesvc.service.persons import Person
+
+class Newcomer(Protocol):
+    """A person just registered, as `create` needs them (a `persons.Person` fits)."""
+
+    @property
+    def person_id(self) -> int: ...
+    @property
+    def district(self) -> str: ...
+    @property
+    def registered_at(self) -> datetime: ...
+
 
 #: A change to a person's facts made inside the transaction that holds their row.
 Mutation = Callable[[int, PersonState], PersonState]
@@ -123,7 +132,7 @@ async def current(
     return evaluate(stored.state, world, now)
 
 
-async def create(conn: asyncpg.Connection, people: Sequence[Person]) -> None:
+async def create(conn: asyncpg.Connection, people: Sequence[Newcomer]) -> None:
     """The first status and history of newly registered people: green since registration."""
     if not people:
         return
@@ -180,17 +189,34 @@ async def refresh(
         [c.after.next_change_at for c in changes],
         now,
     )
-    await _save_history(conn, changes, locked, now, causes)
-    await notifications.colors_changed(conn, changes, locked, now, causes)
+    why = {c.person_id: _cause(locked[c.person_id], causes) for c in changes}
+    await _save_history(conn, changes, now, why)
+    await notifications.colors_changed(
+        conn,
+        [
+            notifications.ColorChange(
+                c.person_id, c.before, c.after.color, c.after.since, why[c.person_id]
+            )
+            for c in changes
+            if c.before is not c.after.color
+        ],
+        now,
+    )
     return changes
+
+
+def _cause(stored: Stored, causes: dict[int, str] | str) -> str:
+    """What the history and the notification name as the cause of a change: a listing or
+    campaign that made the person due, else what the caller names."""
+    named = causes if isinstance(causes, str) else causes.get(stored.person_id, "recomputed")
+    return stored.due_cause or named
 
 
 async def _save_history(
     conn: asyncpg.Connection,
     changes: Sequence[Change],
-    locked: dict[int, Stored],
     now: datetime,
-    causes: dict[int, str] | str,
+    why: dict[int, str],
 ) -> None:
     rows = await conn.fetch(
         """SELECT row_id, person_id, valid_from, valid_to, color, cause, recorded_at
@@ -209,10 +235,8 @@ async def _save_history(
         plan = reconcile(current.get(pid, []), change.after.intervals, now)
         if not (plan.close or plan.supersede or plan.insert):
             continue
-        cause = causes if isinstance(causes, str) else causes.get(pid, "recomputed")
-        cause = locked[pid].due_cause or cause
         closes.extend(plan.close)
-        superseded.extend((row_id, cause) for row_id in plan.supersede)
+        superseded.extend((row_id, why[pid]) for row_id in plan.supersede)
         inserts.extend((pid, interval) for interval in plan.insert)
     if closes:
         await conn.execute(

@@ -8,27 +8,20 @@ share one statement that reads their people and inserts their records.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
 import asyncpg
+import uuid_utils
 
 from codesvc.identity import mask_name
-from codesvc.service import audit_log
-from codesvc.service import status as status_store
+from codesvc.service import stored_status
 from codesvc.state.events import format_time
 from codesvc.state.rules import Rules
 
-log = logging.getLogger("codesvc.scans")
-
 #: A door should not wait longer than this for the database; then it gets a 503.
 SCAN_TIMEOUT = 5.0
-#: NOTIFY channel telling every instance that a venue was revoked or reinstated.
-VENUES_CHANNEL = "codesvc_venues"
 
 # One statement per group: find each person (by id from a code, or by id-number hash),
 # read the stored colour, and record the scans whose stored colour is still current.
@@ -201,7 +194,7 @@ class ScanRecorder:
         colors = []
         async with self.read_pool.acquire(timeout=SCAN_TIMEOUT) as reader:
             for _, row in due:
-                status = await status_store.current(reader, row["person_id"], self.rules, at)
+                status = await stored_status.current(reader, row["person_id"], self.rules, at)
                 assert status is not None  # found by the group statement; never deleted
                 colors.append(status.color.value)
         await conn.execute(
@@ -236,145 +229,6 @@ def _resolve(future: asyncio.Future[Shown | None], value: Shown | None) -> None:
 
 
 def scan_ids(at: datetime, count: int) -> list[str]:
-    """Time-ordered UUIDs (version 7 layout), so new records land at the end of the index."""
-    ms = f"{int(at.timestamp() * 1000):012x}"
-    head = f"{ms[:8]}-{ms[8:]}-7"
-    randomness = os.urandom(10 * count).hex()
-    ids = []
-    for k in range(0, 20 * count, 20):
-        r = randomness[k : k + 20]
-        # The variant's two high bits are 10: the nibble is one of 8, 9, a, b.
-        ids.append(f"{head}{r[:3]}-{_VARIANT[r[3]]}{r[4:7]}-{r[7:19]}")
-    return ids
-
-
-_VARIANT = {h: "89ab"[int(h, 16) & 3] for h in "0123456789abcdef"}
-
-
-class TokenBuckets:
-    """A token bucket per key (a venue), in this process: ``rate`` a second, ``burst`` at once.
-
-    In-process on purpose: a door talks to one instance at a time through the balancer,
-    and a limit per instance bounds abuse without a shared counter on the hot path.
-    """
-
-    def __init__(self, rate: float, burst: float, max_keys: int = 100_000) -> None:
-        self.rate = rate
-        self.burst = max(1.0, burst)
-        self.max_keys = max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def take(self, key: str, now: float) -> float:
-        """0 when a token was taken; otherwise the seconds until one will be there."""
-        if self.rate <= 0:
-            return 0.0
-        state = self._buckets.get(key)
-        tokens = self.burst
-        if state is not None:
-            tokens = min(self.burst, state[0] + (now - state[1]) * self.rate)
-        if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, now)
-            if len(self._buckets) > self.max_keys:
-                self._forget_full(now)
-            return 0.0
-        self._buckets[key] = (tokens, now)
-        return (1.0 - tokens) / self.rate
-
-    def _forget_full(self, now: float) -> None:
-        """Drop buckets that have refilled: forgetting them changes nothing."""
-        full = [
-            key
-            for key, (tokens, last) in self._buckets.items()
-            if tokens + (now - last) * self.rate >= self.burst
-        ]
-        for key in full:
-            del self._buckets[key]
-
-
-# Revoked venues: kept in PostgreSQL, announced to every instance with NOTIFY.
-
-
-async def revoke_venue(
-    conn: asyncpg.Connection, venue: str, actor: audit_log.Actor, reason: str, now: datetime
-) -> datetime:
-    """Refuse every token of ``venue`` from now on, in every instance; returns when revoked.
-
-    Written to the audit log in the same transaction: a manual change, like an override.
-    """
-    async with conn.transaction():
-        revoked_at: datetime = await conn.fetchval(
-            """INSERT INTO venue_revocations (venue, revoked_at, revoked_by, reason)
-               VALUES ($1, $2, $3, $4)
-               ON CONFLICT (venue) DO UPDATE SET venue = EXCLUDED.venue
-               RETURNING revoked_at""",
-            venue,
-            now,
-            f"{actor.role}:{actor.sub}",
-            reason,
-        )
-        await audit_log.append(
-            conn, actor, now, [audit_log.Record("venue.revoke", None, venue, {"reason": reason})]
-        )
-        await conn.execute("SELECT pg_notify($1, $2)", VENUES_CHANNEL, venue)
-    return revoked_at
-
-
-async def reinstate_venue(
-    conn: asyncpg.Connection, venue: str, actor: audit_log.Actor, now: datetime
-) -> bool:
-    """Accept the venue's tokens again; False if it was not revoked."""
-    async with conn.transaction():
-        removed = await conn.fetchval(
-            "DELETE FROM venue_revocations WHERE venue = $1 RETURNING venue", venue
-        )
-        if removed is None:
-            return False
-        await audit_log.append(conn, actor, now, [audit_log.Record("venue.reinstate", None, venue)])
-        await conn.execute("SELECT pg_notify($1, $2)", VENUES_CHANNEL, venue)
-    return True
-
-
-async def revoked_venues(conn: asyncpg.Connection) -> set[str]:
-    return {r["venue"] for r in await conn.fetch("SELECT venue FROM venue_revocations")}
-
-
-async def follow(
-    url: str,
-    channels: Sequence[str],
-    resync: Callable[[asyncpg.Connection], Awaitable[None]],
-    every: float = 30.0,
-) -> None:
-    """Keep a LISTEN connection open and call ``resync`` on it after every notice.
-
-    Also after each (re)connect and every ``every`` seconds, so a notice missed while the
-    connection was down is caught up; ``resync`` reloads state whole, so order is moot.
-    """
-    delay = 0.5
-    notified = asyncio.Event()
-    lost = asyncio.Event()
-    while True:
-        conn: asyncpg.Connection | None = None
-        lost.clear()
-        try:
-            conn = await asyncpg.connect(url, timeout=SCAN_TIMEOUT)
-            conn.add_termination_listener(lambda _conn: lost.set())
-            for channel in channels:
-                await conn.add_listener(channel, lambda *_notice: notified.set())
-            while not lost.is_set():
-                notified.clear()
-                await resync(conn)
-                delay = 0.5
-                waits = [asyncio.ensure_future(e.wait()) for e in (notified, lost)]
-                try:
-                    await asyncio.wait(waits, timeout=every, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for waiting in waits:
-                        waiting.cancel()
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("listening for revocations and key changes failed, retrying: %s", exc)
-        finally:
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    await conn.close(timeout=1)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 10.0)
+    """Time-ordered UUIDs (version 7) at ``at``, so new records land at the end of the index."""
+    nanoseconds = int(at.timestamp() * 1_000_000) * 1000
+    return [str(uuid_utils.uuid7(nanoseconds=nanoseconds)) for _ in range(count)]
