@@ -140,7 +140,11 @@ def run(args: argparse.Namespace, server: str, tmp: Path) -> int:
     env["CODESVC_DATABASE_URL"] = url
     port, base_port = free_port(), free_port()
     with (
-        process([sys.executable, "-m", "codesvc", "serve", "--port", str(port)], env, tmp),
+        process(
+            [sys.executable, "-m", "codesvc", "serve", "--port", str(port), "--workers", "1"],
+            env,
+            tmp,
+        ),
         process(
             [
                 sys.executable,

@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from codesvc import db, logs
 from codesvc.settings import ConfigError, Settings
@@ -41,7 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", help="address to listen on (default CODESVC_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default CODESVC_PORT or 8080)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="server processes on the port (default CODESVC_WORKERS, or one per core)",
+    )
     serve.set_defaults(command=cmd_serve)
+
+    worker = sub.add_parser(
+        "worker",
+        help="run the background work alone (sweeper, key rotation, partitions), for a "
+        "deployment that places it on its own machine",
+    )
+    worker.set_defaults(command=cmd_worker)
 
     migrate = sub.add_parser("migrate", help="apply pending migrations from sql/ and exit")
     migrate.set_defaults(command=cmd_migrate)
@@ -91,30 +105,40 @@ _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from aiohttp import web
-
-    from codesvc.api.app import create_app
+    from codesvc import serving
 
     settings = dataclasses.replace(
         settings,
         host=args.host or settings.host,
         port=args.port or settings.port,
     )
+    workers = args.workers if args.workers is not None else settings.workers
+    workers = workers if workers > 0 else os.cpu_count() or 1
+    _event_loop(settings.event_loop).close()  # refuse an unknown loop before forking
     where = f"embedded under {settings.home}" if settings.embedded else "configured"
     with db.database_url(settings) as url:
         settings = dataclasses.replace(settings, database_url=url)
-        asyncio.run(_migrate(url, settings))
-        log.info("serving on http://%s:%s (%s database)", settings.host, settings.port, where)
-        web.run_app(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            shutdown_timeout=settings.shutdown_timeout,
-            access_log=None,
-            print=None,
-            loop=_event_loop(settings.event_loop),
+        asyncio.run(_migrate(url, settings, partitions_for=datetime.now(UTC)))
+        log.info(
+            "serving on http://%s:%s with %d server process(es) and a worker (%s database)",
+            settings.host,
+            settings.port,
+            workers,
+            where,
         )
+        serving.serve(settings, workers)
     log.info("stopped")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from codesvc.background import run_worker
+
+    with db.database_url(settings) as url:
+        settings = dataclasses.replace(settings, database_url=url)
+        asyncio.run(_migrate(url, settings, partitions_for=datetime.now(UTC)))
+        run_worker(settings, lambda: datetime.now(UTC))
+    log.info("worker stopped")
     return 0
 
 
@@ -137,9 +161,20 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _migrate(url: str, settings: Settings) -> list[str]:
+async def _migrate(
+    url: str, settings: Settings, partitions_for: datetime | None = None
+) -> list[str]:
+    """Apply pending migrations; with ``partitions_for``, also make the time partitions
+    that moment and the days ahead need, before any process writes."""
     async with db.connect(url) as conn:
-        return await db.migrate(conn, settings.sql_dir)
+        applied = await db.migrate(conn, settings.sql_dir)
+        if partitions_for is not None:
+            from codesvc.service import partitions
+
+            await partitions.upkeep(
+                conn, partitions_for, settings.partitions_ahead_days, settings.scan_retention_days
+            )
+        return applied
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -165,7 +200,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import UTC, datetime
 
     from codesvc.service.audit_log import verify_audit
     from codesvc.service.verify import verify
@@ -189,7 +223,6 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import UTC, datetime
 
     from codesvc.codes import keystore
     from codesvc.codes.ring import SigningKey
@@ -215,7 +248,6 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_venue(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
-    from datetime import UTC, datetime
 
     from codesvc.service import venues
     from codesvc.tokens import Principal

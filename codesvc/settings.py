@@ -54,6 +54,8 @@ class Settings:
     event_loop: str = "asyncio"
     #: Seconds a shutdown waits for requests in flight.
     shutdown_timeout: float = 10.0
+    #: Server processes of ``codesvc serve`` on one port; 0 means one per core.
+    workers: int = 0
     #: Seconds between sweeps that move stored statuses whose deadline has passed.
     sweep_interval: float = 15.0
     #: Scans per second one venue may make, and id-number scans per minute.
@@ -63,6 +65,10 @@ class Settings:
     #: measured best): a group goes as soon as a connection is free, and the scans that
     #: arrive while both are busy gather into the next group.
     scan_group_ms: float = 0.0
+    #: Days a scan record is kept; older scan partitions are dropped by the worker.
+    scan_retention_days: int = 28
+    #: Days of time-partitions the worker keeps created ahead of now.
+    partitions_ahead_days: int = 7
     #: Hours until an appeal is due.
     appeal_due_hours: float = 24.0
     #: Appeals one person may file in 24 hours; the next gets 429.

@@ -11,6 +11,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -20,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from codesvc import db
 from codesvc.api.app import create_app
+from codesvc.service import partitions
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
 
@@ -60,6 +62,14 @@ async def template_db(pg_server_url: str) -> AsyncIterator[str]:
         await admin.execute(f'CREATE DATABASE "{name}"')
         async with db.connect(db.with_database(pg_server_url, name)) as conn:
             await db.migrate(conn, ROOT / "sql")
+            # Today's partitions, made once: each test's app finds them and makes none.
+            defaults = Settings()
+            await partitions.upkeep(
+                conn,
+                datetime.now(UTC),
+                defaults.partitions_ahead_days,
+                defaults.scan_retention_days,
+            )
         yield name
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -45,21 +46,29 @@ class Served:
     base: str
     process: asyncio.subprocess.Process
 
+    def kill(self) -> None:
+        """SIGKILL to every process of the service at once, as a crash of its machine."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
 
 @contextlib.asynccontextmanager
 async def codesvc_serve(
-    env: dict[str, str], cwd: Path, *, capture: bool = False
+    env: dict[str, str], cwd: Path, *, capture: bool = False, workers: int = 1
 ) -> AsyncIterator[Served]:
-    """``codesvc serve`` on a free port, yielded once ``/readyz`` says 200; killed after
-    unless the test stopped it itself. ``capture`` keeps its output for the test to read."""
+    """``codesvc serve --workers N`` on a free port, yielded once ``/readyz`` says 200; its
+    processes killed after unless the test stopped them itself. ``capture`` keeps its output
+    for the test to read."""
     port = free_port()
     output = asyncio.subprocess.PIPE if capture else asyncio.subprocess.DEVNULL
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "codesvc", "serve", "--port", str(port)),
+        *("--workers", str(workers)),
         env=env,
         cwd=cwd,
         stdout=output,
         stderr=asyncio.subprocess.STDOUT if capture else asyncio.subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: server processes and worker
     )
     served = Served(f"http://127.0.0.1:{port}", process)
     try:
@@ -67,7 +76,7 @@ async def codesvc_serve(
         yield served
     finally:
         if process.returncode is None:
-            process.kill()
+            served.kill()
         await process.wait()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -15,7 +16,7 @@ from tests.netproxy import DatabaseLink
 async def test_healthz(api):
     resp = await api.client.get("/healthz")
     assert resp.status == 200
-    assert (await resp.json()) == {"status": "ok"}
+    assert (await resp.json()) == {"status": "ok", "pid": os.getpid()}
     assert resp.headers["X-Request-Id"]
 
 

@@ -61,7 +61,7 @@ async def test_every_answered_scan_has_its_record_after_kill_9(db_url, tmp_path)
 
         doors = [asyncio.create_task(door(n)) for n in range(32)]
         await asyncio.wait_for(enough.wait(), 60)
-        served.process.kill()  # SIGKILL mid-load: 32 doors are waiting for answers
+        served.kill()  # SIGKILL to every process mid-load: 32 doors are waiting for answers
         await asyncio.wait_for(asyncio.gather(*doors), 30)
 
     assert len(answered) >= 400

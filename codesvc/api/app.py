@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from codesvc import background as worker
 from codesvc.api import (
     appeals,
     areas,
@@ -26,13 +27,12 @@ from codesvc.api import scans as scan_routes
 from codesvc.api.auth import Authenticator
 from codesvc.api.clock import CLOCK, Clock, system_clock
 from codesvc.api.keys import AUTH_KEYS, AUTHENTICATOR, METRICS, POOL, SETTINGS, SWEEP_NOW
-from codesvc.api.metrics import Metrics
+from codesvc.api.metrics import Metrics, shared_dir
 from codesvc.api.middleware import observe
 from codesvc.api.openapi import document
 from codesvc.api.routing import Routes
 from codesvc.api.secrets import ID_SECRET, id_secret
 from codesvc.db import create_pool
-from codesvc.service import sweeper
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
 
@@ -57,8 +57,15 @@ ROUTES: tuple[Routes, ...] = (
 )
 
 
-def create_app(settings: Settings, clock: Clock = system_clock) -> web.Application:
-    """An application serving ``settings.database_url`` (already resolved and migrated)."""
+def create_app(
+    settings: Settings, clock: Clock = system_clock, *, background: bool = True
+) -> web.Application:
+    """An application serving ``settings.database_url`` (already resolved and migrated).
+
+    With ``background`` it also runs the background work (sweeper, key rotation,
+    partitions) in its own event loop, as one process alone does; the server processes
+    of ``codesvc serve`` leave that to the worker and pass their wishes to sweep on.
+    """
     app = web.Application(middlewares=[observe], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[CLOCK] = clock
@@ -71,9 +78,32 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
         routes.install(app)
     app[ops.OPENAPI] = document(op for routes in ROUTES for op in routes.operations)
     app.cleanup_ctx.append(_pool)
-    app.cleanup_ctx.append(_sweeper)
+    app.cleanup_ctx.append(_background if background else _ask_worker)
     app.cleanup_ctx.append(scan_routes.lifecycle)
+    app.cleanup_ctx.append(_share_metrics)
     return app
+
+
+async def _share_metrics(app: web.Application) -> AsyncIterator[None]:
+    """Under ``codesvc serve``, leave this process's request figures for the others' /metrics
+    every second (and at the end), so whichever process is scraped reports them all."""
+    directory = shared_dir()
+    if directory is None:
+        yield
+        return
+    stats = app[METRICS].http
+
+    async def dumping() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            stats.dump(directory)
+
+    task = asyncio.create_task(dumping())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    stats.dump(directory)
 
 
 async def _pool(app: web.Application) -> AsyncIterator[None]:
@@ -85,20 +115,18 @@ async def _pool(app: web.Application) -> AsyncIterator[None]:
     log.info("database pool closed")
 
 
-async def _sweeper(app: web.Application) -> AsyncIterator[None]:
-    """Moves stored statuses whose deadline passed, for as long as the app runs."""
-    settings = app[SETTINGS]
-    task = asyncio.create_task(
-        sweeper.run(
-            app[POOL],
-            settings.rules,
-            app[CLOCK],
-            settings.sweep_interval,
-            app[SWEEP_NOW],
-            app[METRICS].swept.inc,
-        ),
-        name="sweeper",
-    )
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    """The background work in this process, for as long as the app runs."""
+    metrics = app[METRICS]
+    async with worker.running(
+        app[SETTINGS], app[POOL], app[CLOCK], app[SWEEP_NOW], metrics.swept.inc
+    ):
+        yield
+
+
+async def _ask_worker(app: web.Application) -> AsyncIterator[None]:
+    """Wishes to sweep (a scan found a passed deadline) go to the worker process."""
+    task = asyncio.create_task(worker.ask_to_sweep(app[POOL], app[SWEEP_NOW]))
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

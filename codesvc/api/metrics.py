@@ -2,13 +2,46 @@
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import orjson
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+#: Set in every process of ``codesvc serve``: the directory where each process leaves its
+#: figures, so that /metrics, whichever process answers it, reports them all.
+SHARED_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def shared_dir() -> Path | None:
+    where = os.environ.get(SHARED_DIR)
+    return Path(where) if where else None
+
+
+def shared_between_processes() -> None:
+    """In a freshly forked server process: keep counters in the shared directory
+    (prometheus-client's multiprocess mode), whatever was imported before the fork."""
+    values.ValueClass = values.MultiProcessValue()
+
+
+def process_gone(pid: int) -> None:
+    """A server process exited: its live gauges no longer count (its counters do)."""
+    if shared_dir() is not None:
+        multiprocess.mark_process_dead(pid)
+
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -36,11 +69,49 @@ class RequestStats(Collector):
         cells[bisect_left(self.buckets, seconds)] += 1
         cells[-1] += seconds
 
+    def dump(self, directory: Path) -> None:
+        """Leave this process's figures in ``directory`` for any process's /metrics."""
+        path = directory / f"requests_{os.getpid()}.json"
+        temporary = path.with_suffix(".tmp")
+        temporary.write_bytes(
+            orjson.dumps(
+                {
+                    "counts": [[*key, n] for key, n in self.counts.items()],
+                    "latency": [[*key, cells] for key, cells in self.latency.items()],
+                }
+            )
+        )
+        temporary.replace(path)
+
+    def gathered(
+        self,
+    ) -> tuple[dict[tuple[str, str, int], float], dict[tuple[str, str], list[float]]]:
+        """Counts and latency summed over every process that left figures, or this one's."""
+        directory = shared_dir()
+        if directory is None:
+            return dict(self.counts), {k: list(v) for k, v in self.latency.items()}
+        self.dump(directory)
+        counts: dict[tuple[str, str, int], float] = {}
+        latency: dict[tuple[str, str], list[float]] = {}
+        for path in directory.glob("requests_*.json"):
+            try:
+                figures = orjson.loads(path.read_bytes())
+            except (OSError, orjson.JSONDecodeError):
+                continue  # a process gone mid-write; its last whole dump is lost
+            for method, route, status, n in figures["counts"]:
+                counts[(method, route, status)] = counts.get((method, route, status), 0) + n
+            for method, route, cells in figures["latency"]:
+                total = latency.setdefault((method, route), [0.0] * len(cells))
+                for i, value in enumerate(cells):
+                    total[i] += value
+        return counts, latency
+
     def collect(self) -> Iterator[Metric]:
+        counts, latencies = self.gathered()
         requests = CounterMetricFamily(
             "codesvc_http_requests", "HTTP requests answered", labels=["method", "route", "status"]
         )
-        for (method, route, status), count in sorted(self.counts.items()):
+        for (method, route, status), count in sorted(counts.items()):
             requests.add_metric([method, route, str(status)], count)
         yield requests
         latency = HistogramMetricFamily(
@@ -49,7 +120,7 @@ class RequestStats(Collector):
             labels=["method", "route"],
         )
         bounds = [*(str(b) for b in self.buckets), "+Inf"]
-        for (method, route), cells in sorted(self.latency.items()):
+        for (method, route), cells in sorted(latencies.items()):
             cumulative = list(accumulate(cells[:-1]))
             latency.add_metric(
                 [method, route], list(zip(bounds, cumulative, strict=True)), cells[-1]
@@ -100,10 +171,16 @@ class Metrics:
             "codesvc_database_up",
             "1 when the last readiness check reached the database",
             registry=r,
+            multiprocess_mode="livemostrecent",
         )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.http.observe(method, route, status, seconds)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if shared_dir() is None:
+            return generate_latest(self.registry)
+        every_process = CollectorRegistry()
+        multiprocess.MultiProcessCollector(every_process)
+        every_process.register(self.http)
+        return generate_latest(every_process)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pydantic
 from aiohttp import web
@@ -18,6 +19,7 @@ OPENAPI = web.AppKey("openapi", dict)
 
 class Health(pydantic.BaseModel):
     status: str
+    pid: int = pydantic.Field(description="the server process that answered (of several)")
 
 
 class Readiness(pydantic.BaseModel):
@@ -28,7 +30,7 @@ class Readiness(pydantic.BaseModel):
 
 @routes.route("GET", "/healthz", summary="The process is alive", roles=None, response=Health)
 async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+    return json_response({"status": "ok", "pid": os.getpid()})
 
 
 @routes.route(

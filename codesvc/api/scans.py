@@ -24,13 +24,13 @@ from codesvc.api.routing import Routes, json_response, parse_body
 from codesvc.api.schemas import Color, IdNumber, Strict
 from codesvc.api.secrets import ID_SECRET
 from codesvc.codes import COLORS, CodeRejected
-from codesvc.codes.keystore import KEYS_CHANNEL, ensure_key, load_keys, rotate_on_schedule
+from codesvc.codes.keystore import KEYS_CHANNEL, ensure_key, load_keys
 from codesvc.codes.ring import MAX_CODE, KeyRing
 from codesvc.codes.sealing import CodeSecrets, code_secret
 from codesvc.identity import id_hash
 from codesvc.service import listen, stored_status, venues
 from codesvc.service.ratelimit import TokenBuckets
-from codesvc.service.recorder import Scan, ScanRecorder, no_reset
+from codesvc.service.recorder import Limits, Refused, Scan, ScanRecorder, Shown, no_reset
 from codesvc.state.events import format_time
 
 routes = Routes("scans")
@@ -88,12 +88,20 @@ class Door:
     ) -> None:
         self.ring = ring
         self.recorder = recorder
-        self.scans = TokenBuckets(scan_rate, burst=scan_rate)
-        # id-number scans could enumerate people: a burst of ten seconds' worth (a family
-        # at the door), then id_scans_per_minute.
-        per_second = id_scans_per_minute / 60
-        self.id_scans = TokenBuckets(per_second, burst=per_second * 10)
+        # In this process, a first sieve that turns a flood away before it costs the
+        # database anything; the limit itself is held across processes by the recorder.
+        limits = venue_limits(scan_rate, id_scans_per_minute)
+        self.scans = TokenBuckets(limits.scan_rate, burst=limits.scan_burst)
+        self.id_scans = TokenBuckets(limits.id_scan_rate, burst=limits.id_scan_burst)
         self.shown = {color: shown.labels(color) for color in COLORS}
+
+
+def venue_limits(scan_rate: float, id_scans_per_minute: float) -> Limits:
+    """A venue's limits: ``scan_rate`` scans a second (a second's worth at once) and, since
+    id-card scans could enumerate people, ``id_scans_per_minute`` of those after a burst of
+    ten seconds' worth (a family at the door)."""
+    per_second = id_scans_per_minute / 60
+    return Limits(scan_rate, max(1.0, scan_rate), per_second, max(1.0, per_second * 10))
 
 
 DOOR = web.AppKey("door", Door)
@@ -159,10 +167,7 @@ async def scan(request: web.Request) -> web.Response:
     venue = principal(request).sub
     clock = time.monotonic()
     if wait := door.scans.take(venue, clock):
-        raise too_many(
-            f"Venue {venue} is scanning faster than its limit; wait a moment and scan again.",
-            wait,
-        )
+        raise too_many(_REFUSED["scan"].format(venue=venue), wait)
     code = _plain_code(await request.read())
     if code is None:  # not the common shape: validate in full, with per-field errors
         body = await parse_body(request, ScanIn)
@@ -176,13 +181,11 @@ async def scan(request: web.Request) -> web.Response:
     else:
         assert body.id_number is not None
         if wait := door.id_scans.take(venue, clock):
-            raise too_many(
-                f"Venue {venue} has made too many id-card scans; scan the person's code "
-                "instead, or wait before the next id card.",
-                wait,
-            )
+            raise too_many(_REFUSED["id_scan"].format(venue=venue), wait)
         hashed = id_hash(request.app[ID_SECRET], body.id_number)
         shown = await door.recorder.record(Scan(venue, "id_number", id_hash=hashed))
+    if type(shown) is Refused:
+        raise too_many(_REFUSED[shown.limit].format(venue=venue), shown.wait)
     if shown is None:
         raise Problem(
             404,
@@ -191,6 +194,7 @@ async def scan(request: web.Request) -> web.Response:
             if code is None
             else "This code names no one registered here; ask the person to refresh it.",
         )
+    assert type(shown) is Shown
     door.shown[shown.color].inc()
     return json_response(
         {
@@ -200,6 +204,14 @@ async def scan(request: web.Request) -> web.Response:
             "scan_id": shown.scan_id,
         }
     )
+
+
+#: What a door is told when the limit held across every process refuses a scan.
+_REFUSED = {
+    "scan": "Venue {venue} is scanning faster than its limit; wait a moment and scan again.",
+    "id_scan": "Venue {venue} has made too many id-card scans; scan the person's code "
+    "instead, or wait before the next id card.",
+}
 
 
 def _plain_code(raw: bytes) -> str | None:
@@ -244,6 +256,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         clock,
         settings.scan_group_ms / 1000,
         lanes=SCAN_LANES,
+        limits=venue_limits(settings.scan_rate, settings.id_scan_rate),
         on_group=metrics.scan_batch.observe,
         on_due=sweep_now.set,
     )
@@ -259,13 +272,6 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
             name="follow changes",
         )
     ]
-    if settings.code_key_rotation > 0:
-        tasks.append(
-            asyncio.create_task(
-                rotate_on_schedule(app[POOL], ring, clock, settings.code_key_rotation),
-                name="rotate code keys",
-            )
-        )
     yield
     for task in tasks:
         task.cancel()

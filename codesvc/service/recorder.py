@@ -23,26 +23,73 @@ from codesvc.state.rules import Rules
 #: A door should not wait longer than this for the database; then it gets a 503.
 SCAN_TIMEOUT = 5.0
 
-# One statement per group: find each person (by id from a code, or by id-number hash),
-# read the stored colour, and record the scans whose stored colour is still current.
-# Those whose next_change_at has passed come back marked due and are recorded after
-# their colour is evaluated now, with the colour actually shown.
+# One statement per group: take the venues' tokens (rate limits shared by every process
+# and instance), find each person allowed through (by id from a code, or by id-number hash),
+# read the stored colour, and record the scans whose stored colour is still current. Those
+# whose next_change_at has passed come back marked due and are recorded after their colour
+# is evaluated now, with the colour actually shown. Refused scans come back with the limit
+# that refused them and the seconds until a token will be there.
+#
+# A venue's bucket is one row of rate_buckets per limit: the group takes what it needs for
+# each venue in one upsert (refill by the time passed, grant what is there), in key order so
+# that two groups in flight never deadlock. The k-th scan of a venue in the group passes
+# when k tokens were granted. An id-card scan takes a token of both limits.
 _GROUP_SQL = """
 WITH asked AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bytea[])
         WITH ORDINALITY AS a(scan_id, venue, method, person_id, id_hash, i)
+), limits (bucket, rate, burst) AS (
+    VALUES ('scan', $7::float8, $8::float8), ('id_scan', $9::float8, $10::float8)
+), wanted AS (
+    SELECT l.bucket, a.venue AS key, least(count(*), floor(l.burst)) AS n
+    FROM asked a JOIN limits l ON l.rate > 0 AND (l.bucket = 'scan' OR a.method = 'id_number')
+    GROUP BY l.bucket, a.venue, l.burst
+), taken AS (
+    INSERT INTO rate_buckets AS b (bucket, key, tokens, granted, at)
+    SELECT w.bucket, w.key, l.burst - w.n, w.n, $6 FROM wanted w JOIN limits l USING (bucket)
+    ORDER BY w.bucket, w.key
+    ON CONFLICT (bucket, key) DO UPDATE SET
+        granted = least(excluded.granted, floor(least(
+            CASE b.bucket WHEN 'scan' THEN $8 ELSE $10 END,
+            b.tokens + CASE b.bucket WHEN 'scan' THEN $7 ELSE $9 END
+                * greatest(0, extract(epoch FROM excluded.at - b.at))))),
+        tokens = least(
+            CASE b.bucket WHEN 'scan' THEN $8 ELSE $10 END,
+            b.tokens + CASE b.bucket WHEN 'scan' THEN $7 ELSE $9 END
+                * greatest(0, extract(epoch FROM excluded.at - b.at)))
+            - least(excluded.granted, floor(least(
+                CASE b.bucket WHEN 'scan' THEN $8 ELSE $10 END,
+                b.tokens + CASE b.bucket WHEN 'scan' THEN $7 ELSE $9 END
+                    * greatest(0, extract(epoch FROM excluded.at - b.at))))),
+        at = greatest(b.at, excluded.at)
+    RETURNING b.bucket, b.key, b.granted, b.tokens
+), judged AS (
+    SELECT a.*,
+        CASE WHEN a.nth > s.granted THEN 'scan'
+             WHEN a.method = 'id_number' AND a.nth_method > d.granted THEN 'id_scan'
+        END AS refused_by,
+        CASE WHEN a.nth > s.granted THEN (1 - s.tokens) / $7
+             ELSE (1 - d.tokens) / $9 END AS wait
+    FROM (SELECT *, row_number() OVER (PARTITION BY venue ORDER BY i) AS nth,
+                 row_number() OVER (PARTITION BY venue, method ORDER BY i) AS nth_method
+          FROM asked) a
+    LEFT JOIN taken s ON s.bucket = 'scan' AND s.key = a.venue
+    LEFT JOIN taken d ON d.bucket = 'id_scan' AND d.key = a.venue
 ), found AS (
     SELECT a.i, a.scan_id, a.venue, a.method, p.person_id, p.name, s.color,
            coalesce(s.next_change_at <= $6, false) AS due
-    FROM asked a
+    FROM judged a
     JOIN persons p ON p.person_id = coalesce(
         a.person_id, (SELECT q.person_id FROM persons q WHERE q.id_hash = a.id_hash))
     JOIN statuses s ON s.person_id = p.person_id
+    WHERE a.refused_by IS NULL
 ), recorded AS (
     INSERT INTO scans (scan_id, venue, person_id, scanned_at, color, method)
     SELECT scan_id, venue, person_id, $6, color, method FROM found WHERE NOT due
 )
-SELECT i, person_id, name, color, due FROM found
+SELECT i, person_id, name, color, due, NULL AS refused_by, NULL::float8 AS wait FROM found
+UNION ALL
+SELECT i, NULL, NULL, NULL, NULL, refused_by, wait FROM judged WHERE refused_by IS NOT NULL
 """
 
 _RECORD_SQL = """
@@ -71,7 +118,31 @@ class Shown(NamedTuple):
     as_of: str
 
 
-_Waiting = tuple[Scan, "asyncio.Future[Shown | None]"]
+class Refused(NamedTuple):
+    """A scan over its venue's limit: which limit (``scan``, ``id_scan``), and the seconds
+    until a token will be there. Nothing was read or recorded."""
+
+    limit: str
+    wait: float
+
+
+class Limits(NamedTuple):
+    """Each venue's limits, held across every process and instance: a rate per second and
+    a burst, for all scans and for id-card scans. A rate of 0 turns a limit off."""
+
+    scan_rate: float = 0.0
+    scan_burst: float = 1.0
+    id_scan_rate: float = 0.0
+    id_scan_burst: float = 1.0
+
+
+NO_LIMITS = Limits()
+
+#: What a scan comes to: shown (and recorded), refused by a limit, or None (no such person).
+Outcome = Shown | Refused | None
+
+
+_Waiting = tuple[Scan, "asyncio.Future[Outcome]"]
 
 
 class ScanRecorder:
@@ -92,6 +163,7 @@ class ScanRecorder:
         window: float,
         *,
         lanes: int,
+        limits: Limits = NO_LIMITS,
         max_group: int = 256,
         on_group: Callable[[int], None] = lambda size: None,
         on_due: Callable[[], None] = lambda: None,
@@ -102,6 +174,7 @@ class ScanRecorder:
         self.clock = clock
         self.window = window
         self.lanes = lanes
+        self.limits = limits
         self.max_group = max_group
         self.on_group = on_group
         self.on_due = on_due
@@ -110,10 +183,11 @@ class ScanRecorder:
         self._busy = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def record(self, scan: Scan) -> Shown | None:
-        """Read and record one scan; None when no such person is registered."""
+    async def record(self, scan: Scan) -> Outcome:
+        """Read and record one scan; Refused over the venue's limit, None when no such
+        person is registered."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Shown | None] = loop.create_future()
+        future: asyncio.Future[Outcome] = loop.create_future()
         self._pending.append((scan, future))
         if len(self._pending) >= self.max_group:
             self._flush()
@@ -162,16 +236,19 @@ class ScanRecorder:
                 [scan.person_id for scan, _ in group],
                 [scan.id_hash for scan, _ in group],
                 at,
+                *self.limits,
                 timeout=SCAN_TIMEOUT,
             )
             self.on_group(len(group))
             answered: set[int] = set()
             due = []
             for row in rows:
-                i, _person_id, name, color, is_due = row
+                i, _person_id, name, color, is_due, refused_by, wait = row
                 i -= 1
                 answered.add(i)
-                if is_due:
+                if refused_by is not None:
+                    _resolve(group[i][1], Refused(refused_by, wait))
+                elif is_due:
                     due.append((i, row))
                     continue
                 _resolve(group[i][1], Shown(ids[i], color, mask_name(name), as_of))
@@ -223,7 +300,7 @@ async def no_reset(conn: asyncpg.Connection) -> None:
     """Scan connections keep no session state, so release skips the reset round trip."""
 
 
-def _resolve(future: asyncio.Future[Shown | None], value: Shown | None) -> None:
+def _resolve(future: asyncio.Future[Outcome], value: Outcome) -> None:
     if not future.done():
         future.set_result(value)
 
