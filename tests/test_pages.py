@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,33 +20,19 @@ from yarl import URL
 from codesvc.api.app import create_app
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, TABLET, Shots, require_chromium
 from tests.builders import ago, arrival, id_number, negative
 from tests.conftest import Api, City
 from tests.netproxy import DatabaseLink
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PHONE = {"width": 390, "height": 844}
-TABLET = {"width": 800, "height": 1000}
-
 
 @pytest.fixture(scope="module")
 async def browser(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[BrowserContext]:
     """One Chromium for the module, on a fresh profile; each test's server is its own origin,
     so no test sees another's stored tokens."""
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: install it with apt-get install -y chromium")
+    require_chromium()
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
             tmp_path_factory.mktemp("chromium-profile"),
@@ -71,20 +56,6 @@ async def page(browser: BrowserContext) -> AsyncIterator[Page]:
     yield page
     await page.close()
     assert errors == []
-
-
-class Shots:
-    """Screenshots of each state, named in order, into the test's tmp_path."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.count = 0
-
-    async def take(self, page: Page, name: str) -> Path:
-        self.count += 1
-        path = self.directory / f"{self.count:02d}-{name}.png"
-        await page.screenshot(path=path, full_page=True)
-        return path
 
 
 @pytest.fixture

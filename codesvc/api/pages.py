@@ -1,87 +1,80 @@
 """The pages people touch: a citizen's code and a venue's scanner, plain files over the JSON API.
 
 Everything is served by the service itself (no CDN, no build step), under a Content
-Security Policy that lets a page talk to this service only: a token pasted into a page
-can go nowhere else.
+Security Policy that lets a page talk to this service only: a token given to a page can go
+nowhere else. The files are prepared once at start-up (``assets``): fingerprinted,
+gzipped, cached for a year; the pages themselves revalidate.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-from pathlib import Path
-
 from aiohttp import web
 
+from codesvc.api import assets
 from codesvc.api.problems import Problem
 from codesvc.api.routing import Param, Routes
 
 routes = Routes("pages")
 
-STATIC = Path(__file__).resolve().parent / "static"
 
-CONTENT_TYPES = {
-    ".html": "text/html",
-    ".css": "text/css",
-    ".js": "text/javascript",
-    ".svg": "image/svg+xml",
-}
-
-# connect-src 'self' is what keeps a pasted token on this service; img-src data: is for the
-# QR code, drawn as an image (an SVG in an <img> cannot run script).
-POLICY = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
+def _policy(*extra_script: str) -> str:
+    # connect-src 'self' is what keeps a token on this service; img-src data: is for the QR
+    # code, drawn as an image (an SVG in an <img> cannot run script).
+    return "; ".join(
+        (
+            "default-src 'none'",
+            " ".join(("script-src 'self'", *extra_script)),
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "worker-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
+POLICY = _policy()
+#: The scanner decodes QR codes in WebAssembly (the vendored ZXing), which must be allowed
+#: to compile; that permits no JavaScript eval.
+SCANNER_POLICY = _policy("'wasm-unsafe-eval'")
+#: The service worker fetches this service's files and nothing else.
+WORKER_POLICY = "default-src 'none'; connect-src 'self'"
 HEADERS = {
-    "Content-Security-Policy": POLICY,
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
-    # Revalidate every time (cheap with the ETag) so a new release is picked up at once.
-    "Cache-Control": "no-cache",
+}
+
+BUNDLE = assets.build()
+#: Also by plain name (``/static/common.js``), revalidated each time, for hand-typed links.
+_PLAIN = {
+    name: assets.Asset(
+        a.name, f"/static/{name}", a.body, a.gzipped, a.content_type, a.etag, assets.REVALIDATE
+    )
+    for a in BUNDLE.files.values()
+    if "/" not in (name := a.name)
 }
 
 
-@dataclass(frozen=True)
-class Asset:
-    body: bytes
-    content_type: str
-    etag: str
-
-
-def _load(directory: Path) -> dict[str, Asset]:
-    """Every servable file, read once; a name not in here is a 404, so no path escapes."""
-    assets = {}
-    for path in sorted(directory.iterdir()):
-        content_type = CONTENT_TYPES.get(path.suffix)
-        if path.is_file() and content_type:
-            body = path.read_bytes()
-            etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-            assets[path.name] = Asset(body, content_type, etag)
-    return assets
-
-
-ASSETS = _load(STATIC)
-
-
-def _serve(request: web.Request, name: str) -> web.Response:
-    asset = ASSETS.get(name)
+def _serve(request: web.Request, asset: assets.Asset | None, policy: str = POLICY) -> web.Response:
     if asset is None:
+        name = request.match_info.get("name", request.path)
         raise Problem(404, f"There is no page file {name!r}; start from / for the list of pages.")
-    headers = {**HEADERS, "ETag": asset.etag}
+    headers = {
+        **HEADERS,
+        "Content-Security-Policy": policy,
+        "Cache-Control": asset.cache_control,
+        "ETag": asset.etag,
+        "Vary": "Accept-Encoding",
+    }
     if request.headers.get("If-None-Match") == asset.etag:
         return web.Response(status=304, headers=headers)
-    return web.Response(
-        body=asset.body, content_type=asset.content_type, charset="utf-8", headers=headers
-    )
+    body, encoding = asset.body_for(request.headers.get("Accept-Encoding", ""))
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    headers["Content-Type"] = asset.content_type
+    return web.Response(body=body, headers=headers)
 
 
 @routes.route(
@@ -92,7 +85,7 @@ def _serve(request: web.Request, name: str) -> web.Response:
     content_type="text/html",
 )
 async def index(request: web.Request) -> web.Response:
-    return _serve(request, "index.html")
+    return _serve(request, BUNDLE.pages["/"])
 
 
 @routes.route(
@@ -103,7 +96,7 @@ async def index(request: web.Request) -> web.Response:
     content_type="text/html",
 )
 async def citizen(request: web.Request) -> web.Response:
-    return _serve(request, "citizen.html")
+    return _serve(request, BUNDLE.pages["/citizen"])
 
 
 @routes.route(
@@ -114,17 +107,29 @@ async def citizen(request: web.Request) -> web.Response:
     content_type="text/html",
 )
 async def scanner(request: web.Request) -> web.Response:
-    return _serve(request, "scanner.html")
+    return _serve(request, BUNDLE.pages["/scanner"], SCANNER_POLICY)
+
+
+@routes.route(
+    "GET",
+    "/sw.js",
+    summary="The pages' service worker: keeps their shells on the device",
+    roles=None,
+    content_type="text/javascript",
+)
+async def service_worker(request: web.Request) -> web.Response:
+    return _serve(request, BUNDLE.worker, WORKER_POLICY)
 
 
 @routes.route(
     "GET",
     "/static/{name}",
-    summary="The pages' scripts and their stylesheet",
+    summary="The pages' scripts, stylesheet and QR decoder; fingerprinted names are immutable",
     roles=None,
-    params=(Param("name", "path", description="a file name, e.g. common.js"),),
+    params=(Param("name", "path", description="a file name, e.g. common.3f2a9c1b7d.js"),),
     errors=(404,),
     content_type="text/javascript",
 )
 async def static(request: web.Request) -> web.Response:
-    return _serve(request, request.match_info["name"])
+    name = request.match_info["name"]
+    return _serve(request, BUNDLE.files.get(name) or _PLAIN.get(name))

@@ -1,6 +1,8 @@
 // What every page shares: the language toggle, calls to this service, colour words, times.
+import { LANG_KEY, currentLang } from "./api.js";
 
-const LANG_KEY = "codesvc.lang";
+export { Unreachable, call, currentLang } from "./api.js";
+
 // Times are shown in the city's zone, whatever zone the phone is in (SPEC §3).
 const CITY_ZONE = "Asia/Shanghai";
 
@@ -11,9 +13,6 @@ export const COLORS = {
   red: { zh: "红码", en: "red", sign: "✕" },
 };
 
-export function currentLang() {
-  return localStorage.getItem(LANG_KEY) === "en" ? "en" : "zh";
-}
 
 // Fill every [data-t] element from texts[lang] and point the toggle at the other language.
 export function applyText(texts, lang) {
@@ -39,71 +38,13 @@ export function bindLangToggle(onChange) {
   }
 }
 
-// The service could not be reached in time: the network, the server, or a hang.
-export class Unreachable extends Error {}
-
-// Seconds from a Retry-After header (seconds or an HTTP date); null when absent.
-function retryAfter(response) {
-  const value = response.headers.get("Retry-After");
-  if (!value) return null;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? null : Math.max(0, (at - Date.now()) / 1000);
-}
-
-// Call this service's JSON API. Only paths of this origin are allowed, so a token pasted
-// into a page is sent nowhere else (the Content-Security-Policy says the same).
-// Resolves {ok, status, data, detail, problem, retryAfter, serverDate};
-// rejects with Unreachable on a network error or after `timeout` milliseconds.
-export async function call(path, { token, method = "GET", body, lang, timeout = 10000 } = {}) {
-  if (!path.startsWith("/v1/")) throw new Error(`not an API path: ${path}`);
-  const headers = { Accept: "application/json" };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (lang) headers["Accept-Language"] = lang === "en" ? "en" : "zh-CN";
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeout);
-  let response;
-  let text;
-  try {
-    response = await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: controller.signal,
-      credentials: "omit",
-      cache: "no-store",
-      redirect: "error",
-    });
-    text = await response.text();
-  } catch (err) {
-    throw new Unreachable(err && err.name === "AbortError" ? "timed out" : String(err));
-  } finally {
-    clearTimeout(timer);
-  }
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = null;
-  }
-  const ok = response.ok;
-  const problem = ok ? null : data;
-  const detail =
-    problem && typeof problem.detail === "string"
-      ? problem.detail
-      : `HTTP ${response.status} ${response.statusText}`.trim();
-  const date = Date.parse(response.headers.get("Date") || "");
-  return {
-    ok,
-    status: response.status,
-    data: ok ? data : null,
-    problem,
-    detail,
-    retryAfter: retryAfter(response),
-    serverDate: Number.isNaN(date) ? null : date,
-  };
+// Keep this site's pages on the device (the service worker, /sw.js), so the next open needs
+// the network for its API call only. Called once a page has what it needs on screen, so the
+// worker's downloads never compete with a first open.
+export function keepShell() {
+  if (!("serviceWorker" in navigator) || keepShell.done) return;
+  keepShell.done = true;
+  navigator.serviceWorker.register("/sw.js").catch(() => {});
 }
 
 // "2月8日 10:00" / "8 Feb 10:00", in the city's zone; the year only when it is not this one.

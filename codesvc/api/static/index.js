@@ -1,5 +1,5 @@
 // The index: links to the pages, in the chosen language.
-import { applyText, bindLangToggle, currentLang } from "./common.js";
+import { applyText, bindLangToggle, currentLang, keepShell } from "./common.js";
 
 const TEXT = {
   zh: {
@@ -24,3 +24,4 @@ const TEXT = {
 
 applyText(TEXT, currentLang());
 bindLangToggle((lang) => applyText(TEXT, lang));
+keepShell();
