@@ -12,6 +12,7 @@ from aiohttp.typedefs import Handler
 
 from codesvc.api.keys import METRICS
 from codesvc.api.problems import Problem, from_http_exception, unavailable
+from codesvc.api.routing import LEAN
 from codesvc.db import UNAVAILABLE
 from codesvc.logs import request_id
 
@@ -27,23 +28,32 @@ SLOW_SECONDS = 0.25
 
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every request passes here, door scans included: keep it to plain operations."""
-    rid = request.headers.get("X-Request-Id", "")[:64] or f"{_PREFIX}{next(_SEQUENCE):x}"
+    """Every request passes here: keep it to plain operations. Door scans (a lean route)
+    pass straight through; they keep their own counters and answer their own errors."""
+    if handler in LEAN:
+        return await handler(request)
+    rid = request_id_of(request)
     token = request_id.set(rid)
     started = time.perf_counter()
     try:
         try:
             response = await handler(request)
         except Exception as exc:  # every error becomes a problem; only redirects pass
-            response = _problem(request, exc, rid)
+            response = problem_for(request, exc, rid)
         response.headers["X-Request-Id"] = rid
-        _observed(request, response.status, time.perf_counter() - started, rid)
+        observed(request, response.status, time.perf_counter() - started, rid)
         return response
     finally:
         request_id.reset(token)
 
 
-def _problem(request: web.Request, exc: Exception, rid: str) -> web.StreamResponse:
+def request_id_of(request: web.Request) -> str:
+    """The caller's X-Request-Id, or a new one unique to this process's life."""
+    return request.headers.get("X-Request-Id", "")[:64] or f"{_PREFIX}{next(_SEQUENCE):x}"
+
+
+def problem_for(request: web.Request, exc: Exception, rid: str) -> web.StreamResponse:
+    """Any error as a problem+json answer (a database outage a 503, a bug a logged 500)."""
     if isinstance(exc, Problem):
         return exc.response(request.path, rid)
     if isinstance(exc, web.HTTPException):
@@ -61,7 +71,8 @@ def _problem(request: web.Request, exc: Exception, rid: str) -> web.StreamRespon
     ).response(request.path, rid)
 
 
-def _observed(request: web.Request, status: int, elapsed: float, rid: str) -> None:
+def observed(request: web.Request, status: int, elapsed: float, rid: str) -> None:
+    """Count the request and log it: slow or refused at INFO, failed at WARNING."""
     info = request.match_info.route.resource
     route = info.canonical if info is not None else "unmatched"
     request.app[METRICS].observe_request(request.method, route, status, elapsed)

@@ -45,6 +45,10 @@ class Operation:
     tag: str = "codesvc"
 
 
+#: Handlers of lean routes, which the general middleware passes straight through.
+LEAN: set[Handler] = set()
+
+
 class Routes:
     """The operations of one module; ``install`` adds them to an application."""
 
@@ -65,13 +69,20 @@ class Routes:
         params: Sequence[Param] = (),
         errors: Sequence[int] = (),
         content_type: str = "application/json",
+        lean: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Declare a route. ``roles=None`` is public; otherwise a bearer token is required."""
+        """Declare a route. ``roles=None`` is public; otherwise a bearer token is required.
+
+        A ``lean`` route (the door) is documented the same, but does its own authentication,
+        errors and counters, and the general middleware lets it pass untouched.
+        """
         allowed = tuple(roles) if roles is not None else None
 
         def wrap(handler: Handler) -> Handler:
-            if allowed is None:
+            if allowed is None or lean:
                 guarded = handler
+                if lean:
+                    LEAN.add(handler)
             else:
 
                 @functools.wraps(handler)

@@ -19,6 +19,7 @@ from pydantic import Field
 from codesvc.api.access import person_for
 from codesvc.api.clock import CLOCK, now
 from codesvc.api.keys import AUTHENTICATOR, METRICS, POOL, SETTINGS, SWEEP_NOW, principal
+from codesvc.api.middleware import observed, problem_for, request_id_of
 from codesvc.api.problems import Problem, too_many
 from codesvc.api.routing import Routes, json_response, parse_body
 from codesvc.api.schemas import Color, IdNumber, Strict
@@ -34,6 +35,8 @@ from codesvc.service.recorder import Limits, Refused, Scan, ScanRecorder, Shown,
 from codesvc.state.events import format_time
 
 routes = Routes("scans")
+
+SCANS_ROUTE = "/v1/scans"
 
 #: Statements in flight at once for scan groups (connections of the scans pool).
 SCAN_LANES = 2
@@ -165,10 +168,30 @@ async def public_keys(request: web.Request) -> web.Response:
     body=ScanIn,
     response=ScanOut,
     errors=(400, 404, 422, 429, 503),
+    lean=True,
 )
-async def scan(request: web.Request) -> web.Response:
+async def scan(request: web.Request) -> web.StreamResponse:
+    """The door's own lean route: the general middleware lets it pass, so it authenticates,
+    counts and answers its errors itself. A request id is made only when something fails."""
+    started = time.perf_counter()
+    try:
+        response = await _scan(request)
+    except Exception as exc:  # every error a problem, as the middleware would answer it
+        rid = request_id_of(request)
+        answer = problem_for(request, exc, rid)
+        answer.headers["X-Request-Id"] = rid
+        observed(request, answer.status, time.perf_counter() - started, rid)
+        return answer
+    request.app[METRICS].http.observe("POST", SCANS_ROUTE, 200, time.perf_counter() - started)
+    return response
+
+
+async def _scan(request: web.Request) -> web.Response:
+    caller = request.app[AUTHENTICATOR].authenticate(request)
+    if caller.role != "scanner":
+        raise Problem(403, f"A {caller.role} may not call POST {SCANS_ROUTE}; it is for: scanner.")
     door = request.app[DOOR]
-    venue = principal(request).sub
+    venue = caller.sub
     clock = time.monotonic()
     if wait := door.scans.take(venue, clock):
         raise too_many(_REFUSED["scan"].format(venue=venue), wait)
@@ -200,13 +223,16 @@ async def scan(request: web.Request) -> web.Response:
         )
     assert type(shown) is Shown
     door.shown[shown.color].inc()
-    return json_response(
-        {
-            "color": shown.color,
-            "name_masked": shown.name_masked,
-            "as_of": shown.as_of,
-            "scan_id": shown.scan_id,
-        }
+    return web.Response(
+        body=orjson.dumps(
+            {
+                "color": shown.color,
+                "name_masked": shown.name_masked,
+                "as_of": shown.as_of,
+                "scan_id": shown.scan_id,
+            }
+        ),
+        content_type="application/json",
     )
 
 
