@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import os
@@ -42,7 +43,14 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import create_database, free_port, server_url  # noqa: E402
+from harness import (  # noqa: E402
+    cpu_between,
+    create_database,
+    database_cpu,
+    free_port,
+    server_url,
+    tree_cpu,
+)
 
 from codesvc import db  # noqa: E402
 from codesvc.codes import keystore, sealing  # noqa: E402
@@ -102,6 +110,9 @@ class Round:
     answered: int
     non_2xx: int
     socket_errors: int
+    #: CPU microseconds per answer: the serving processes', and PostgreSQL's.
+    server_us: float = 0.0
+    database_us: float = 0.0
 
 
 def main() -> int:
@@ -144,7 +155,7 @@ def run(args: argparse.Namespace, server: str, tmp: Path) -> int:
             [sys.executable, "-m", "codesvc", "serve", "--port", str(port), "--workers", "1"],
             env,
             tmp,
-        ),
+        ) as service,
         process(
             [
                 sys.executable,
@@ -158,23 +169,33 @@ def run(args: argparse.Namespace, server: str, tmp: Path) -> int:
             ],
             env,
             tmp,
-        ),
+        ) as baseline,
     ):
         wait_ready(port)
         wait_ready(base_port, "/healthz")
         bodies, tokens = write_inputs(tmp, url, env, args)
         targets = {"bare": (base_port, "/bare"), "lookup": (base_port, "/lookup")}
         targets["scans"] = (port, "/v1/scans")
+        serving = {"bare": baseline.pid, "lookup": baseline.pid, "scans": service.pid}
         runs: dict[str, list[Round]] = {kind: [] for kind in targets}
         warm_up = [wrk(args, p, path, bodies, tokens, 2) for p, path in targets.values()]
         ok_answers = warm_up[-1].answered - warm_up[-1].non_2xx
         for number in range(1, args.rounds + 1):
             for kind, (p, path) in targets.items():
+                cpu_before = tree_cpu(serving[kind]), asyncio.run(database_cpu(url))
                 result = wrk(args, p, path, bodies, tokens, args.duration)
+                cpu_after = tree_cpu(serving[kind]), asyncio.run(database_cpu(url))
+                answers = max(1, result.answered)
+                result = dataclasses.replace(
+                    result,
+                    server_us=(cpu_after[0] - cpu_before[0]) / answers * 1e6,
+                    database_us=cpu_between(cpu_before[1], cpu_after[1]) / answers * 1e6,
+                )
                 runs[kind].append(result)
                 print(
                     f"round {number} {kind:6} {result.rate:9,.0f}/s  p50 {result.p50:6.2f} ms  "
-                    f"p99 {result.p99:6.2f} ms  non-2xx {result.non_2xx}  "
+                    f"p99 {result.p99:6.2f} ms  cpu/answer {result.server_us:5.0f} us "
+                    f"+ db {result.database_us:4.0f} us  non-2xx {result.non_2xx}  "
                     f"socket errors {result.socket_errors}",
                     flush=True,
                 )
@@ -191,6 +212,8 @@ def report(args: argparse.Namespace, runs: dict[str, list[Round]], ok: int, reco
             sum(r.answered for r in rounds),
             sum(r.non_2xx for r in rounds),
             sum(r.socket_errors for r in rounds),
+            statistics.median(r.server_us for r in rounds),
+            statistics.median(r.database_us for r in rounds),
         )
         for kind, rounds in runs.items()
     }
@@ -200,13 +223,25 @@ def report(args: argparse.Namespace, runs: dict[str, list[Round]], ok: int, reco
         f"{args.people:,} people, {args.connections} connections, wrk -t{args.threads}, "
         f"{args.rounds} rounds of {args.duration} s, one server process, {args.loop}"
     )
-    print(f"{'endpoint':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8}")
+    print(
+        f"{'endpoint':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8} "
+        f"{'cpu us':>7} {'db us':>6}"
+    )
     for label, m in (
         ("bare aiohttp", bare),
         ("one pooled PK lookup", lookup),
         ("POST /v1/scans (recorded)", scans),
     ):
-        print(f"{label:28} {m.rate:9,.0f} {m.p50:8.2f} {m.p99:8.2f} {m.rate / bare.rate:8.0%}")
+        print(
+            f"{label:28} {m.rate:9,.0f} {m.p50:8.2f} {m.p99:8.2f} {m.rate / bare.rate:8.0%} "
+            f"{m.server_us:7.0f} {m.database_us:6.0f}"
+        )
+    # CPU per answer hardly depends on what else the machine runs: the ratio a quiet
+    # machine would give when the serving process is what limits.
+    print(
+        f"serving-process CPU per answer, bare / scans: {bare.server_us / scans.server_us:.2f} "
+        f"(scans also cost PostgreSQL {scans.database_us:.0f} us each)"
+    )
     ratio = scans.rate / bare.rate
     print(f"scans / lookup endpoint: {scans.rate / lookup.rate:.2f}x")
     # wrk counts an answer only when it arrived: when it stops, a request per connection
@@ -356,11 +391,13 @@ async def count_scans(url: str) -> int:
 
 
 @contextlib.contextmanager
-def process(command: list[str], env: dict[str, str], cwd: Path) -> Iterator[None]:
+def process(
+    command: list[str], env: dict[str, str], cwd: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     log = open(cwd / f"process-{len(command)}-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     try:
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:

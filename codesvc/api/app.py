@@ -20,6 +20,7 @@ from codesvc.api import (
     ops,
     overrides,
     pages,
+    tracing,
     venues,
     whoami,
 )
@@ -53,6 +54,7 @@ ROUTES: tuple[Routes, ...] = (
     notifications.routes,
     scan_routes.routes,
     venues.routes,
+    tracing.routes,
     pages.routes,
 )
 

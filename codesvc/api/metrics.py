@@ -57,6 +57,8 @@ class RequestStats(Collector):
     def __init__(self, buckets: Sequence[float]) -> None:
         self.buckets = tuple(buckets)
         self.counts: dict[tuple[str, str, int], int] = {}
+        #: The door's own count of scans answered, by the colour shown.
+        self.scans_shown: dict[str, int] = {}
         #: per (method, route): a count per bucket, the +Inf count, then the sum of seconds
         self.latency: dict[tuple[str, str], list[float]] = {}
 
@@ -78,6 +80,7 @@ class RequestStats(Collector):
                 {
                     "counts": [[*key, n] for key, n in self.counts.items()],
                     "latency": [[*key, cells] for key, cells in self.latency.items()],
+                    "scans_shown": self.scans_shown,
                 }
             )
         )
@@ -85,14 +88,22 @@ class RequestStats(Collector):
 
     def gathered(
         self,
-    ) -> tuple[dict[tuple[str, str, int], float], dict[tuple[str, str], list[float]]]:
-        """Counts and latency summed over every process that left figures, or this one's."""
+    ) -> tuple[
+        dict[tuple[str, str, int], float], dict[tuple[str, str], list[float]], dict[str, float]
+    ]:
+        """Counts, latency and scans summed over every process that left figures, or this
+        process's own."""
         directory = shared_dir()
         if directory is None:
-            return dict(self.counts), {k: list(v) for k, v in self.latency.items()}
+            return (
+                dict(self.counts),
+                {k: list(v) for k, v in self.latency.items()},
+                dict(self.scans_shown),
+            )
         self.dump(directory)
         counts: dict[tuple[str, str, int], float] = {}
         latency: dict[tuple[str, str], list[float]] = {}
+        shown: dict[str, float] = {}
         for path in directory.glob("requests_*.json"):
             try:
                 figures = orjson.loads(path.read_bytes())
@@ -104,10 +115,18 @@ class RequestStats(Collector):
                 total = latency.setdefault((method, route), [0.0] * len(cells))
                 for i, value in enumerate(cells):
                     total[i] += value
-        return counts, latency
+            for color, n in figures.get("scans_shown", {}).items():
+                shown[color] = shown.get(color, 0) + n
+        return counts, latency, shown
 
     def collect(self) -> Iterator[Metric]:
-        counts, latencies = self.gathered()
+        counts, latencies, shown = self.gathered()
+        scans = CounterMetricFamily(
+            "codesvc_scans", "Scans answered, by colour shown", labels=["color"]
+        )
+        for color, n in sorted(shown.items()):
+            scans.add_metric([color], n)
+        yield scans
         requests = CounterMetricFamily(
             "codesvc_http_requests", "HTTP requests answered", labels=["method", "route", "status"]
         )
@@ -146,9 +165,6 @@ class Metrics:
             "codesvc_swept_persons",
             "Statuses moved by the sweeper when a deadline passed",
             registry=r,
-        )
-        self.scans = Counter(
-            "codesvc_scans", "Scans answered, by colour shown", ["color"], registry=r
         )
         self.scan_batch = Histogram(
             "codesvc_scan_group_size",

@@ -13,18 +13,18 @@ import orjson
 import pydantic
 import segno
 from aiohttp import web
-from prometheus_client import Counter
 from pydantic import Field
 
 from codesvc.api.access import person_for
 from codesvc.api.clock import CLOCK, now
 from codesvc.api.keys import AUTHENTICATOR, METRICS, POOL, SETTINGS, SWEEP_NOW, principal
+from codesvc.api.metrics import RequestStats
 from codesvc.api.middleware import observed, problem_for, request_id_of
 from codesvc.api.problems import Problem, too_many
 from codesvc.api.routing import Routes, json_response, parse_body
 from codesvc.api.schemas import Color, IdNumber, Strict
 from codesvc.api.secrets import ID_SECRET
-from codesvc.codes import COLORS, CodeRejected
+from codesvc.codes import CodeRejected
 from codesvc.codes.keystore import KEYS_CHANNEL, ensure_key, load_keys
 from codesvc.codes.ring import MAX_CODE, KeyRing
 from codesvc.codes.sealing import CodeSecrets, code_secret
@@ -87,7 +87,7 @@ class Door:
         recorder: ScanRecorder,
         scan_rate: float,
         id_scans_per_minute: float,
-        shown: Counter,
+        stats: RequestStats,
     ) -> None:
         self.ring = ring
         self.recorder = recorder
@@ -96,7 +96,8 @@ class Door:
         limits = venue_limits(scan_rate, id_scans_per_minute)
         self.scans = TokenBuckets(limits.scan_rate, burst=limits.scan_burst)
         self.id_scans = TokenBuckets(limits.id_scan_rate, burst=limits.id_scan_burst)
-        self.shown = {color: shown.labels(color) for color in COLORS}
+        #: The door's own counters: requests, latency and scans by colour shown.
+        self.stats = stats
 
 
 def venue_limits(scan_rate: float, id_scans_per_minute: float) -> Limits:
@@ -182,7 +183,7 @@ async def scan(request: web.Request) -> web.StreamResponse:
         answer.headers["X-Request-Id"] = rid
         observed(request, answer.status, time.perf_counter() - started, rid)
         return answer
-    request.app[METRICS].http.observe("POST", SCANS_ROUTE, 200, time.perf_counter() - started)
+    request.app[DOOR].stats.observe("POST", SCANS_ROUTE, 200, time.perf_counter() - started)
     return response
 
 
@@ -222,7 +223,8 @@ async def _scan(request: web.Request) -> web.Response:
             else "This code names no one registered here; ask the person to refresh it.",
         )
     assert type(shown) is Shown
-    door.shown[shown.color].inc()
+    counted = door.stats.scans_shown
+    counted[shown.color] = counted.get(shown.color, 0) + 1
     return web.Response(
         body=orjson.dumps(
             {
@@ -290,7 +292,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         on_group=metrics.scan_batch.observe,
         on_due=sweep_now.set,
     )
-    app[DOOR] = Door(ring, recorder, settings.scan_rate, settings.id_scan_rate, metrics.scans)
+    app[DOOR] = Door(ring, recorder, settings.scan_rate, settings.id_scan_rate, metrics.http)
 
     async def resync(conn: asyncpg.Connection) -> None:
         ring.update(await load_keys(conn, secrets))

@@ -11,10 +11,10 @@ import jwt
 import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from jwt.utils import base64url_decode, base64url_encode
+from jwt.utils import base64url_encode
 
 from codesvc.codes.offline import ALGORITHM, CodeRejected
-from codesvc.codes.sealing import CodeSecrets, Sealed
+from codesvc.codes.sealing import CodeSecrets, Sealed, b64url_decode
 
 #: A retired key stays published this long past the codes it signed: an instance that
 #: missed the rotation notice signs with it until its next reload (every 30 s at most).
@@ -127,7 +127,7 @@ class KeyRing:
             raise CodeRejected("malformed", _MALFORMED)
         header, payload, _signature = code.split(".")
         try:
-            claims = orjson.loads(base64url_decode(payload))
+            claims = orjson.loads(b64url_decode(payload))
             ref = claims["ref"]
         except (ValueError, TypeError, KeyError):
             raise CodeRejected("malformed", _MALFORMED) from None
@@ -156,7 +156,7 @@ class KeyRing:
     @staticmethod
     def _kid(header: str) -> str | None:
         try:
-            kid = orjson.loads(base64url_decode(header)).get("kid")
+            kid = orjson.loads(b64url_decode(header)).get("kid")
         except (ValueError, AttributeError):
             return None
         return kid if isinstance(kid, str) else None

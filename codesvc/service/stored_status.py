@@ -227,32 +227,36 @@ async def _save_history(
     current: dict[int, list[Recorded]] = {}
     for r in rows:
         current.setdefault(r["person_id"], []).append(recorded(r))
-    closes: list[tuple[int, datetime | None]] = []
-    superseded: list[tuple[int, str]] = []
+    # Each row is named by its person too: the key a table distributed by person needs.
+    closes: list[tuple[int, int, datetime | None]] = []
+    superseded: list[tuple[int, int, str]] = []
     inserts: list[tuple[int, Interval]] = []
     for change in changes:
         pid = change.person_id
         plan = reconcile(current.get(pid, []), change.after.intervals, now)
         if not (plan.close or plan.supersede or plan.insert):
             continue
-        closes.extend(plan.close)
-        superseded.extend((row_id, why[pid]) for row_id in plan.supersede)
+        closes.extend((pid, row_id, end) for row_id, end in plan.close)
+        superseded.extend((pid, row_id, why[pid]) for row_id in plan.supersede)
         inserts.extend((pid, interval) for interval in plan.insert)
     if closes:
         await conn.execute(
             """UPDATE history AS h SET valid_to = u.valid_to
-               FROM unnest($1::bigint[], $2::timestamptz[]) AS u(row_id, valid_to)
-               WHERE h.row_id = u.row_id""",
+               FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[])
+                   AS u(person_id, row_id, valid_to)
+               WHERE h.person_id = u.person_id AND h.row_id = u.row_id""",
             [c[0] for c in closes],
             [c[1] for c in closes],
+            [c[2] for c in closes],
         )
     if superseded:
         await conn.execute(
-            """UPDATE history AS h SET superseded_at = $3, superseded_by = u.cause
-               FROM unnest($1::bigint[], $2::text[]) AS u(row_id, cause)
-               WHERE h.row_id = u.row_id""",
+            """UPDATE history AS h SET superseded_at = $4, superseded_by = u.cause
+               FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(person_id, row_id, cause)
+               WHERE h.person_id = u.person_id AND h.row_id = u.row_id""",
             [s[0] for s in superseded],
             [s[1] for s in superseded],
+            [s[2] for s in superseded],
             now,
         )
     await _insert_history(conn, inserts, now)
