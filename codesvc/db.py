@@ -23,17 +23,35 @@ MIGRATION_LOCK = 0x636F6465_7376_63
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
-#: Errors that mean the database cannot be reached now (503, try again).
+#: Errors after which pooled connections are not to be trusted, so pools replace them: a
+#: write reached a server that is no longer the primary (demoted, or made read-only), or
+#: the driver's own state broke (seen on connections whose server was killed mid-query;
+#: also stale statement caches, which new connections do not have).
+RECONNECT: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.InternalClientError,
+)
+
+#: Errors that mean the database cannot be reached now (503, try again). During a failover
+#: every one of these is seen: the old primary's connections break (or its backends are
+#: told of a crash), and until a standby is promoted no host of a multi-host URL is
+#: read-write.
 UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.InsufficientResourcesError,
+    *RECONNECT,  # includes TargetServerAttributeNotMatched: no host is read-write yet
 )
+
+#: What a background loop (sweeper, listener, key rotation) waits out and retries: the
+#: database being away, or refusing this once. Anything else is a bug and is logged as one.
+RETRYABLE: tuple[type[BaseException], ...] = (*UNAVAILABLE, asyncpg.PostgresError)
 
 
 @contextlib.contextmanager

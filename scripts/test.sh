@@ -10,15 +10,24 @@ python3 -m venv .venv
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-# The browser tests (tests/test_pages.py, marked "browser") drive the system's Chromium.
-if [ ! -x /usr/bin/chromium ]; then
+# The browser tests (tests/test_pages.py, marked "browser") drive the system's Chromium; the
+# drills (tests/test_drills.py, marked "drill") run a Patroni cluster of the system's
+# PostgreSQL. Missing ones are installed when this runs as root with apt; otherwise those
+# tests fail and say what to install.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+command -v patroni_raft_controller >/dev/null || missing+=(patroni)
+/usr/bin/python3 -c 'import pysyncobj' 2>/dev/null || missing+=(python3-pysyncobj)
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "Installing Chromium for the browser tests (apt-get install chromium)"
+        echo "Installing what the browser tests and drills need: ${missing[*]}"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "The browser tests need /usr/bin/chromium, which is missing: install it as root" >&2
-        echo "with 'apt-get install -y chromium', or leave them out: scripts/test.sh -m 'not browser'" >&2
+        echo "Missing for the browser tests and drills: ${missing[*]}; install them as root with" >&2
+        echo "'apt-get install -y ${missing[*]}', or leave those tests out:" >&2
+        echo "scripts/test.sh -m 'not browser and not drill'" >&2
     fi
 fi
 .venv/bin/python -m pytest "$@"

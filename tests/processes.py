@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 
@@ -54,22 +55,31 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def codesvc_serve(
-    env: dict[str, str], cwd: Path, *, capture: bool = False, workers: int = 1
+    env: dict[str, str],
+    cwd: Path,
+    *,
+    capture: bool = False,
+    workers: int = 1,
+    log: Path | None = None,
 ) -> AsyncIterator[Served]:
     """``codesvc serve --workers N`` on a free port, yielded once ``/readyz`` says 200; its
     processes killed after unless the test stopped them itself. ``capture`` keeps its output
-    for the test to read."""
+    for the test to read; ``log`` appends it to a file instead."""
     port = free_port()
-    output = asyncio.subprocess.PIPE if capture else asyncio.subprocess.DEVNULL
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "codesvc", "serve", "--port", str(port)),
-        *("--workers", str(workers)),
-        env=env,
-        cwd=cwd,
-        stdout=output,
-        stderr=asyncio.subprocess.STDOUT if capture else asyncio.subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: server processes and worker
-    )
+    output: int | IO[bytes] = asyncio.subprocess.PIPE if capture else asyncio.subprocess.DEVNULL
+    with contextlib.ExitStack() as files:
+        if log is not None:
+            output = files.enter_context(log.open("ab"))
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "codesvc", "serve", "--port", str(port)),
+            *("--workers", str(workers)),
+            env=env,
+            cwd=cwd,
+            stdout=output,
+            stderr=asyncio.subprocess.DEVNULL if output == asyncio.subprocess.DEVNULL
+            else asyncio.subprocess.STDOUT,
+            start_new_session=True,  # its own process group: server processes and worker
+        )  # fmt: skip
     served = Served(f"http://127.0.0.1:{port}", process)
     try:
         await _ready(served)

@@ -27,7 +27,7 @@ from codesvc.api import (
 from codesvc.api import scans as scan_routes
 from codesvc.api.auth import Authenticator
 from codesvc.api.clock import CLOCK, Clock, system_clock
-from codesvc.api.keys import AUTH_KEYS, AUTHENTICATOR, METRICS, POOL, SETTINGS, SWEEP_NOW
+from codesvc.api.keys import AUTH_KEYS, AUTHENTICATOR, METRICS, POOL, POOLS, SETTINGS, SWEEP_NOW
 from codesvc.api.metrics import Metrics, shared_dir
 from codesvc.api.middleware import observe
 from codesvc.api.openapi import document
@@ -111,6 +111,7 @@ async def _share_metrics(app: web.Application) -> AsyncIterator[None]:
 async def _pool(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[POOL] = pool = await create_pool(settings.database_url, settings)
+    app[POOLS] = [pool]
     log.info("database pool open", extra={"pool_max": settings.pool_max})
     yield
     await pool.close()

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
+#: Every pool of the app (``POOL`` and the door's): all are renewed when one meets a
+#: server that is no longer the primary, so each finds the new one.
+POOLS: web.AppKey[list[asyncpg.Pool]] = web.AppKey("pools")
 AUTH_KEYS = web.AppKey("auth_keys", AuthKeys)
 AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("authenticator")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")

@@ -10,10 +10,10 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from codesvc.api.keys import METRICS
+from codesvc.api.keys import METRICS, POOLS
 from codesvc.api.problems import Problem, from_http_exception, unavailable
 from codesvc.api.routing import LEAN
-from codesvc.db import UNAVAILABLE
+from codesvc.db import RECONNECT, UNAVAILABLE
 from codesvc.logs import request_id
 
 log = logging.getLogger("codesvc.http")
@@ -39,12 +39,21 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             response = await handler(request)
         except Exception as exc:  # every error becomes a problem; only redirects pass
+            if isinstance(exc, RECONNECT):
+                await find_primary(request.app)
             response = problem_for(request, exc, rid)
         response.headers["X-Request-Id"] = rid
         observed(request, response.status, time.perf_counter() - started, rid)
         return response
     finally:
         request_id.reset(token)
+
+
+async def find_primary(app: web.Application) -> None:
+    """A connection met a demoted server or broke unnoticed: replace every pooled one, so
+    the next ones are opened through the multi-host URL to whichever is the primary now."""
+    for pool in app.get(POOLS, ()):
+        await pool.expire_connections()
 
 
 def request_id_of(request: web.Request) -> str:

@@ -17,9 +17,9 @@ from pydantic import Field
 
 from codesvc.api.access import person_for
 from codesvc.api.clock import CLOCK, now
-from codesvc.api.keys import AUTHENTICATOR, METRICS, POOL, SETTINGS, SWEEP_NOW, principal
+from codesvc.api.keys import AUTHENTICATOR, METRICS, POOL, POOLS, SETTINGS, SWEEP_NOW, principal
 from codesvc.api.metrics import RequestStats
-from codesvc.api.middleware import observed, problem_for, request_id_of
+from codesvc.api.middleware import find_primary, observed, problem_for, request_id_of
 from codesvc.api.problems import Problem, too_many
 from codesvc.api.routing import Routes, json_response, parse_body
 from codesvc.api.schemas import Color, IdNumber, Strict
@@ -28,6 +28,7 @@ from codesvc.codes import CodeRejected
 from codesvc.codes.keystore import KEYS_CHANNEL, ensure_key, load_keys
 from codesvc.codes.ring import MAX_CODE, KeyRing
 from codesvc.codes.sealing import CodeSecrets, code_secret
+from codesvc.db import RECONNECT
 from codesvc.identity import id_hash
 from codesvc.service import listen, stored_status, venues
 from codesvc.service.ratelimit import TokenBuckets
@@ -179,6 +180,8 @@ async def scan(request: web.Request) -> web.StreamResponse:
         response = await _scan(request)
     except Exception as exc:  # every error a problem, as the middleware would answer it
         rid = request_id_of(request)
+        if isinstance(exc, RECONNECT):
+            await find_primary(request.app)
         answer = problem_for(request, exc, rid)
         answer.headers["X-Request-Id"] = rid
         observed(request, answer.status, time.perf_counter() - started, rid)
@@ -279,6 +282,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         reset=no_reset,
     )
     assert scan_pool is not None
+    app[POOLS].append(scan_pool)
     metrics = app[METRICS]
     sweep_now = app[SWEEP_NOW]
     recorder = ScanRecorder(

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from codesvc.codes.ring import KeyRing, SigningKey, new_signing_key
 from codesvc.codes.sealing import CodeSecrets
+from codesvc.db import RETRYABLE
 
 log = logging.getLogger("codesvc.codes")
 
@@ -107,8 +108,11 @@ async def rotate_on_schedule(
                 ring.update(await load_keys(conn, ring.secrets))
             if key is not None:
                 log.info("rotated the code-signing key", extra={"kid": key.kid})
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except RETRYABLE as exc:
             log.warning("code-signing key rotation failed, will retry: %s", exc)
+            await asyncio.sleep(10)
+        except Exception:  # rotation must outlive a bug in one attempt
+            log.exception("code-signing key rotation failed unexpectedly, will retry")
             await asyncio.sleep(10)
 
 

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
+from codesvc.db import RETRYABLE
+
 log = logging.getLogger("codesvc.listen")
 
 #: Seconds to wait for the database when (re)connecting.
@@ -47,8 +49,10 @@ async def follow(
                 finally:
                     for waiting in waits:
                         waiting.cancel()
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except RETRYABLE as exc:
             log.warning("listening for revocations and key changes failed, retrying: %s", exc)
+        except Exception:  # the listener must outlive a bug in one resync
+            log.exception("listening for revocations and key changes failed, retrying")
         finally:
             if conn is not None:
                 with contextlib.suppress(Exception):

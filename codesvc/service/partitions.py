@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from codesvc.db import RETRYABLE
 from codesvc.state.explain import CITY_ZONE
 
 log = logging.getLogger("codesvc.partitions")
@@ -205,7 +206,7 @@ async def keep_up(
         try:
             async with pool.acquire() as conn:
                 await upkeep(conn, clock(), ahead_days, retention_days)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except RETRYABLE as exc:
             # A lock not had within LOCK_TIMEOUT lands here too: next time, then.
             log.warning("partition upkeep failed, will retry: %s", exc)
             await asyncio.sleep(min(every, 60.0))

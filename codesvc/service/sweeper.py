@@ -13,6 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
+from codesvc.db import RECONNECT, RETRYABLE
 from codesvc.service import stored_status
 from codesvc.state.rules import Rules
 
@@ -62,8 +63,12 @@ async def run(
             if swept:
                 on_swept(swept)
                 log.info("swept %d due statuses", swept, extra={"swept": swept})
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except RETRYABLE as exc:
             log.warning("sweep failed, will retry: %s", exc)
+            if isinstance(exc, RECONNECT):  # connections not to be trusted: open new ones
+                await pool.expire_connections()
+        except Exception:  # the sweeper must outlive a bug in one sweep
+            log.exception("sweep failed unexpectedly, will retry")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), interval)
         wake.clear()
