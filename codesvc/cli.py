@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from codesvc import db, logs
+from codesvc import cli_staff, db, logs
 from codesvc.settings import ConfigError, Settings
 from codesvc.tokens import DISTRICT_ROLES, ROLES, AuthKeys
 
@@ -101,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Further subcommands register here (demo, verify, keys, venue) so this module stays small.
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    cli_staff.register
+]
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

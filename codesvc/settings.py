@@ -47,6 +47,12 @@ class Settings:
     #: Secret sealing the person reference inside codes and the stored code-signing keys;
     #: empty means one generated into ``home``. Every instance of a deployment must share it.
     code_secret: str = ""
+    #: Seals the TOTP secrets of staff and commission accounts in the database; empty means
+    #: one generated into ``home``. Every instance must share it.
+    totp_secret: str = ""
+    #: The session cookie's Secure flag: auto (when the request came over https, directly or
+    #: per X-Forwarded-Proto) or always (behind a TLS proxy that does not say so).
+    cookie_secure: str = "auto"
     #: Seconds between automatic rotations of the code-signing key; 0 turns them off.
     code_key_rotation: float = 86400.0
     #: Event loop of ``codesvc serve``: asyncio, or uvloop (needs ``pip install uvloop``;

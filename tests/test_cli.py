@@ -11,7 +11,7 @@ import pytest
 from tests.processes import clean_env, codesvc, codesvc_serve
 
 
-@pytest.mark.parametrize("command", ["serve", "migrate", "token", "demo", "verify"])
+@pytest.mark.parametrize("command", ["serve", "migrate", "token", "demo", "verify", "staff"])
 def test_every_command_has_help(command, tmp_path):
     result = codesvc(command, "--help", env=clean_env(), cwd=tmp_path)
     assert result.returncode == 0

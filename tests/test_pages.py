@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,7 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, TABLET, Shots, require
 from tests.builders import ago, arrival, id_number, negative
 from tests.conftest import Api, City
 from tests.netproxy import DatabaseLink
+from tests.staff import ShiftedClock
 
 pytestmark = pytest.mark.browser
 
@@ -207,16 +208,6 @@ async def test_citizen_with_a_bad_token_is_told_and_asked_again(api, page, shots
 
 
 # --- the scanner --------------------------------------------------------------------------
-
-
-class ShiftedClock:
-    """The service's clock, which a test can move forward."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
 
 
 @dataclasses.dataclass

@@ -20,6 +20,7 @@ from codesvc.api import (
     ops,
     overrides,
     pages,
+    session,
     tracing,
     venues,
     whoami,
@@ -32,7 +33,7 @@ from codesvc.api.metrics import Metrics, shared_dir
 from codesvc.api.middleware import observe
 from codesvc.api.openapi import document
 from codesvc.api.routing import Routes
-from codesvc.api.secrets import ID_SECRET, id_secret
+from codesvc.api.secrets import ID_SECRET, TOTP_SEAL, id_secret, totp_seal
 from codesvc.db import create_pool
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
@@ -45,6 +46,7 @@ MAX_BODY = 4 * 1024 * 1024
 ROUTES: tuple[Routes, ...] = (
     ops.routes,
     whoami.routes,
+    session.routes,
     events.routes,
     colours.routes,
     areas.routes,
@@ -74,6 +76,7 @@ def create_app(
     app[AUTH_KEYS] = keys = AuthKeys.from_settings(settings)
     app[AUTHENTICATOR] = Authenticator(keys)
     app[ID_SECRET] = id_secret(settings)
+    app[TOTP_SEAL] = totp_seal(settings)
     app[METRICS] = Metrics()
     app[SWEEP_NOW] = asyncio.Event()
     for routes in ROUTES:

@@ -1,4 +1,5 @@
-"""Who is calling: the bearer token, verified once and remembered until it expires."""
+"""Who is calling: a bearer token (verified once and remembered until it expires) or a
+staff session cookie; both become the same ``Principal``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections import OrderedDict
 from aiohttp import web
 
 from codesvc.api.problems import Problem
+from codesvc.api.session import COOKIE, from_cookie
 from codesvc.tokens import AuthKeys, Principal, TokenRejected
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="codesvc"'}
@@ -22,6 +24,16 @@ class Authenticator:
         self._cache: OrderedDict[str, Principal] = OrderedDict()
         #: Token ids and subjects refused from now on (revoked venues and tokens).
         self.revoked_subjects: set[tuple[str, str]] = set()
+
+    async def identify(self, request: web.Request) -> Principal:
+        """The caller: the one place a bearer token and a session cookie become a principal,
+        so authorization is decided identically for both. Machines send tokens; a request
+        with an Authorization header is judged by it alone."""
+        if "Authorization" not in request.headers:
+            session_id = request.cookies.get(COOKIE)
+            if session_id:
+                return await from_cookie(request, session_id)
+        return self.authenticate(request)
 
     def authenticate(self, request: web.Request) -> Principal:
         header = request.headers.get("Authorization")

@@ -71,7 +71,8 @@ class Routes:
         content_type: str = "application/json",
         lean: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Declare a route. ``roles=None`` is public; otherwise a bearer token is required.
+        """Declare a route. ``roles=None`` is public; otherwise a bearer token or a
+        session cookie is required.
 
         A ``lean`` route (the door) is documented the same, but does its own authentication,
         errors and counters, and the general middleware lets it pass untouched.
@@ -87,7 +88,7 @@ class Routes:
 
                 @functools.wraps(handler)
                 async def guarded(request: web.Request) -> web.StreamResponse:
-                    caller = request.app[AUTHENTICATOR].authenticate(request)
+                    caller = await request.app[AUTHENTICATOR].identify(request)
                     if caller.role not in allowed:
                         raise Problem(
                             403,

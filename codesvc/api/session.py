@@ -1,0 +1,213 @@
+"""Staff and commission sign in: ``/v1/session`` and the session cookie.
+
+A request that carries the ``codesvc_session`` cookie (and no bearer token) becomes the
+same ``Principal`` a bearer token with that role, sub and district would
+(``Authenticator.identify``), so every route decides exactly as it does for tokens. A
+cookie-authenticated request that changes anything must also carry ``X-CSRF-Token``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import pydantic
+from aiohttp import web
+from pydantic import Field, StringConstraints
+
+from codesvc.api.clock import now
+from codesvc.api.keys import POOL, SETTINGS
+from codesvc.api.problems import Problem, too_many
+from codesvc.api.routing import Routes, json_response, parse_body
+from codesvc.api.schemas import Strict
+from codesvc.api.secrets import TOTP_SEAL
+from codesvc.service import accounts
+from codesvc.state.events import format_time
+from codesvc.tokens import Principal
+
+log = logging.getLogger("codesvc.session")
+routes = Routes("session")
+
+COOKIE = "codesvc_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: Per request: the session it was authenticated by (absent for bearer tokens).
+SESSION = web.RequestKey("session", tuple[str, accounts.Session])
+
+WRONG = "The account name or the password is wrong; check both and try again."
+ENDED = {
+    "signed_out": "You signed out of this session; sign in again.",
+    "disabled": "Your account was disabled, which ended this session; ask your administrator.",
+    "reset": "Your account's password was reset, which ended this session; sign in again.",
+    "idle": "Your session ended after 30 minutes without activity; sign in again.",
+    "expired": "Your session reached its 12 hours and ended; sign in again.",
+    "unknown": "This session is not known (it may have ended); sign in again.",
+}
+
+
+class SignInIn(Strict):
+    sub: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")] = Field(
+        description="the account name given by `codesvc staff add`"
+    )
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    otp: Annotated[str, StringConstraints(max_length=16)] | None = Field(
+        None, description="the current 6-digit code of the authenticator app (commission)"
+    )
+
+
+class SessionOut(pydantic.BaseModel):
+    sub: str
+    role: str
+    district: str | None
+    name: str
+    csrf_token: str = Field(description="send as X-CSRF-Token with every change")
+    expires_at: str = Field(description="the session ends at the latest then (12 hours)")
+    idle_expires_at: str = Field(description="it ends then unless another request comes")
+    idle_timeout_seconds: int
+
+
+def _body(session_id: str, session: accounts.Session) -> dict[str, object]:
+    return {
+        "sub": session.sub,
+        "role": session.role,
+        "district": session.district,
+        "name": session.name,
+        "csrf_token": accounts.csrf_token(session_id),
+        "expires_at": format_time(session.expires_at),
+        "idle_expires_at": format_time(session.ends_at),
+        "idle_timeout_seconds": int(accounts.IDLE.total_seconds()),
+    }
+
+
+def _secure(request: web.Request) -> bool:
+    """Secure cookies over https; plain http (a local run, a test) would never send them."""
+    if request.app[SETTINGS].cookie_secure == "always":
+        return True
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.secure or forwarded == "https"
+
+
+async def from_cookie(request: web.Request, session_id: str) -> Principal:
+    """The principal of a session cookie; 401 saying why when the session has ended, 403
+    when a change comes without the session's CSRF token or from another origin."""
+    at = now(request)
+    if len(session_id) > 100:
+        raise Problem(401, ENDED["unknown"], session_ended="unknown")
+    async with request.app[POOL].acquire() as conn:
+        session = await accounts.touch(conn, session_id, at)
+        if session is None:
+            why = await accounts.why_ended(conn, session_id, at)
+            raise Problem(401, ENDED[why], session_ended=why)
+    if request.method not in SAFE_METHODS:
+        _check_csrf(request, session_id)
+    request[SESSION] = (session_id, session)
+    return Principal(session.role, session.sub, session.district, session.ends_at.timestamp())
+
+
+def _check_csrf(request: web.Request, session_id: str) -> None:
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        raise Problem(403, "Changes are accepted only from this service's own pages.")
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise Problem(403, "Changes are accepted only from this service's own pages.")
+    given = request.headers.get(CSRF_HEADER, "")
+    if not hmac.compare_digest(given.encode(), accounts.csrf_token(session_id).encode()):
+        raise Problem(
+            403,
+            f"A change made with a session needs the {CSRF_HEADER} header that sign-in "
+            "returned; reload the page and try again.",
+        )
+
+
+def _signed_in(request: web.Request) -> tuple[str, accounts.Session]:
+    found = request.get(SESSION)
+    if found is None:
+        raise Problem(
+            404, "This request is authenticated by a bearer token, not by a session cookie."
+        )
+    return found
+
+
+@routes.route(
+    "POST",
+    "/v1/session",
+    summary="Sign in (staff and commission): password, and the TOTP code for accounts that "
+    "have one; sets the HttpOnly session cookie",
+    roles=None,
+    body=SignInIn,
+    response=SessionOut,
+    errors=(401, 422, 429),
+)
+async def sign_in(request: web.Request) -> web.Response:
+    body = await parse_body(request, SignInIn)
+    at = now(request)
+    async with request.app[POOL].acquire() as conn:
+        result = await accounts.sign_in(
+            conn,
+            sub=body.sub,
+            password=body.password,
+            otp=body.otp,
+            now=at,
+            seal=request.app[TOTP_SEAL],
+            remote=request.remote,
+        )
+    if isinstance(result, accounts.Refused):
+        log.info("sign-in refused", extra={"account": body.sub, "why": result.why})
+        if result.why == "locked" and result.retry_after is not None:
+            minutes = max(1, round(result.retry_after.total_seconds() / 60))
+            raise too_many(
+                f"Too many failed sign-ins for this account in 15 minutes; try again in "
+                f"about {minutes} minute(s).",
+                result.retry_after.total_seconds(),
+            )
+        if result.why == "otp":
+            raise Problem(
+                401,
+                "This account also needs the current 6-digit code from its authenticator "
+                "app (each code works once); enter it and try again.",
+                otp_required=True,
+            )
+        raise Problem(401, WRONG)
+    response = json_response(_body(result.session_id, result.session))
+    response.set_cookie(
+        COOKIE,
+        result.session_id,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=_secure(request),
+    )
+    return response
+
+
+@routes.route(
+    "GET",
+    "/v1/session",
+    summary="The current session (cookie): who, until when, and its CSRF token",
+    roles=("staff", "commission"),
+    response=SessionOut,
+    errors=(404,),
+)
+async def current(request: web.Request) -> web.Response:
+    session_id, session = _signed_in(request)
+    return json_response(_body(session_id, session))
+
+
+@routes.route(
+    "DELETE",
+    "/v1/session",
+    summary="Sign out: the session ends now and the cookie is cleared",
+    roles=("staff", "commission"),
+    status=204,
+    errors=(404,),
+)
+async def sign_out(request: web.Request) -> web.Response:
+    session_id, session = _signed_in(request)
+    async with request.app[POOL].acquire() as conn:
+        await accounts.sign_out(conn, session_id, session, now(request))
+    response = web.Response(status=204)
+    response.del_cookie(COOKIE, path="/", secure=_secure(request), samesite="Strict")
+    return response
