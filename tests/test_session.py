@@ -184,7 +184,7 @@ async def test_the_sixth_failure_in_fifteen_minutes_is_refused_in_every_process(
     assert locked.status == 429
     retry = int(locked.headers["Retry-After"])
     assert 60 * 14 < retry <= 60 * 15
-    assert "15 minutes" in (await locked.json())["detail"]
+    assert "15 分钟" in (await locked.json())["detail"]
     # The right password does not get through either: the lockout does not tell.
     right = await desk.other.post("/v1/session", json={"sub": "huangpu-wang", "password": PASSWORD})
     assert right.status == 429
@@ -233,7 +233,7 @@ async def test_a_session_ends_after_thirty_idle_minutes(desk, settings):
     assert ended.status == 401
     problem = await ended.json()
     assert problem["session_ended"] == "idle"
-    assert "30 minutes" in problem["detail"]
+    assert "30 分钟" in problem["detail"]
 
 
 async def test_a_session_ends_after_twelve_hours_however_busy(desk, settings):

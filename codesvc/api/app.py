@@ -11,16 +11,20 @@ from aiohttp import web
 
 from codesvc import background as worker
 from codesvc.api import (
+    appeal_preview,
     appeals,
     areas,
     audit,
     colours,
+    console,
     events,
     notifications,
     ops,
     overrides,
     pages,
+    people,
     session,
+    stats,
     tracing,
     venues,
     whoami,
@@ -51,6 +55,8 @@ ROUTES: tuple[Routes, ...] = (
     colours.routes,
     areas.routes,
     appeals.routes,
+    appeal_preview.routes,
+    people.routes,
     overrides.routes,
     audit.routes,
     notifications.routes,
@@ -58,6 +64,8 @@ ROUTES: tuple[Routes, ...] = (
     venues.routes,
     tracing.routes,
     pages.routes,
+    console.routes,
+    stats.routes,
 )
 
 

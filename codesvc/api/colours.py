@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from aiohttp import web
@@ -16,7 +17,7 @@ from codesvc.service import stored_status
 from codesvc.service.persons import Person
 from codesvc.state.events import format_time
 from codesvc.state.explain import explain
-from codesvc.state.history import as_shown, shown_portion
+from codesvc.state.history import Recorded, as_shown, shown_portion
 from codesvc.state.status import Interval, Status
 
 routes = Routes("status")
@@ -95,24 +96,29 @@ async def status_of(request: web.Request, person: Person) -> web.Response:
     return json_response(status_body(person.person_ref, status, language(request), at))
 
 
-async def history_of(request: web.Request, person: Person) -> web.Response:
-    at = now(request)
-    shown = query_flag(request, "as_shown")
-    async with request.app[POOL].acquire() as conn:
-        rows = await stored_status.history(conn, person.person_id)
+def history_body(
+    person_ref: str, rows: Sequence[Recorded], at: datetime, shown: bool
+) -> dict[str, object]:
+    """The history as believed now (with each superseded row that was ever shown), or as
+    it was shown at the time."""
     if shown:
         intervals = [_interval(i) for i in as_shown(rows, at)]
     else:
-        # What is believed now, up to now; and each superseded row that was ever shown.
         intervals = [
             _interval(r.interval, r.recorded_at, r.superseded_at, r.superseded_by)
             for r in rows
             if r.interval.start <= at
             and (r.superseded_at is None or shown_portion(r, at) is not None)
         ]
-    return json_response(
-        {"person_ref": person.person_ref, "as_shown": shown, "intervals": intervals}
-    )
+    return {"person_ref": person_ref, "as_shown": shown, "intervals": intervals}
+
+
+async def history_of(request: web.Request, person: Person) -> web.Response:
+    at = now(request)
+    shown = query_flag(request, "as_shown")
+    async with request.app[POOL].acquire() as conn:
+        rows = await stored_status.history(conn, person.person_id)
+    return json_response(history_body(person.person_ref, rows, at, shown))
 
 
 @routes.route(

@@ -18,6 +18,7 @@ from aiohttp import web
 from pydantic import Field, StringConstraints
 
 from codesvc.api.clock import now
+from codesvc.api.colours import language
 from codesvc.api.keys import POOL, SETTINGS
 from codesvc.api.problems import Problem, too_many
 from codesvc.api.routing import Routes, json_response, parse_body
@@ -37,15 +38,65 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Per request: the session it was authenticated by (absent for bearer tokens).
 SESSION = web.RequestKey("session", tuple[str, accounts.Session])
 
-WRONG = "The account name or the password is wrong; check both and try again."
-ENDED = {
-    "signed_out": "You signed out of this session; sign in again.",
-    "disabled": "Your account was disabled, which ended this session; ask your administrator.",
-    "reset": "Your account's password was reset, which ended this session; sign in again.",
-    "idle": "Your session ended after 30 minutes without activity; sign in again.",
-    "expired": "Your session reached its 12 hours and ended; sign in again.",
-    "unknown": "This session is not known (it may have ended); sign in again.",
+#: What a person is told, in Simplified Chinese and English (by Accept-Language).
+TEXT = {
+    "wrong": (
+        "账号或密码不正确，请检查后重试。",
+        "The account name or the password is wrong; check both and try again.",
+    ),
+    "otp": (
+        "此账号还需要身份验证器应用中当前的 6 位验证码（每个验证码只能用一次），请输入后重试。",
+        "This account also needs the current 6-digit code from its authenticator app (each "
+        "code works once); enter it and try again.",
+    ),
+    "locked": (
+        "15 分钟内此账号登录失败次数过多，请约 {minutes} 分钟后再试。",
+        "Too many failed sign-ins for this account in 15 minutes; try again in about "
+        "{minutes} minute(s).",
+    ),
+    "signed_out": (
+        "您已退出此会话，请重新登录。",
+        "You signed out of this session; sign in again.",
+    ),
+    "disabled": (
+        "您的账号已被停用，此会话随之结束；请联系管理员。",
+        "Your account was disabled, which ended this session; ask your administrator.",
+    ),
+    "reset": (
+        "您的账号密码已重置，此会话随之结束，请重新登录。",
+        "Your account's password was reset, which ended this session; sign in again.",
+    ),
+    "idle": (
+        "30 分钟没有操作，会话已结束，请重新登录。",
+        "Your session ended after 30 minutes without activity; sign in again.",
+    ),
+    "expired": (
+        "会话已满 12 小时并结束，请重新登录。",
+        "Your session reached its 12 hours and ended; sign in again.",
+    ),
+    "unknown": (
+        "无法识别此会话（可能已结束），请重新登录。",
+        "This session is not known (it may have ended); sign in again.",
+    ),
+    "origin": (
+        "只接受本服务自己页面发出的更改。",
+        "Changes are accepted only from this service's own pages.",
+    ),
+    "csrf": (
+        "用会话进行更改时须附带登录时给出的 X-CSRF-Token；请重新加载页面后再试。",
+        "A change made with a session needs the X-CSRF-Token header that sign-in returned; "
+        "reload the page and try again.",
+    ),
+    "no_session": (
+        "此请求使用的是令牌而不是会话。",
+        "This request is authenticated by a bearer token, not by a session cookie.",
+    ),
 }
+
+
+def say(request: web.Request, key: str, **values: object) -> str:
+    zh, en = TEXT[key]
+    return (en if language(request) == "en" else zh).format(**values)
 
 
 class SignInIn(Strict):
@@ -95,12 +146,12 @@ async def from_cookie(request: web.Request, session_id: str) -> Principal:
     when a change comes without the session's CSRF token or from another origin."""
     at = now(request)
     if len(session_id) > 100:
-        raise Problem(401, ENDED["unknown"], session_ended="unknown")
+        raise Problem(401, say(request, "unknown"), session_ended="unknown")
     async with request.app[POOL].acquire() as conn:
         session = await accounts.touch(conn, session_id, at)
         if session is None:
             why = await accounts.why_ended(conn, session_id, at)
-            raise Problem(401, ENDED[why], session_ended=why)
+            raise Problem(401, say(request, why), session_ended=why)
     if request.method not in SAFE_METHODS:
         _check_csrf(request, session_id)
     request[SESSION] = (session_id, session)
@@ -109,25 +160,18 @@ async def from_cookie(request: web.Request, session_id: str) -> Principal:
 
 def _check_csrf(request: web.Request, session_id: str) -> None:
     origin = request.headers.get("Origin")
-    if origin is not None and urlsplit(origin).netloc != request.host:
-        raise Problem(403, "Changes are accepted only from this service's own pages.")
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
-        raise Problem(403, "Changes are accepted only from this service's own pages.")
+    cross_site = request.headers.get("Sec-Fetch-Site") == "cross-site"
+    if cross_site or (origin is not None and urlsplit(origin).netloc != request.host):
+        raise Problem(403, say(request, "origin"))
     given = request.headers.get(CSRF_HEADER, "")
     if not hmac.compare_digest(given.encode(), accounts.csrf_token(session_id).encode()):
-        raise Problem(
-            403,
-            f"A change made with a session needs the {CSRF_HEADER} header that sign-in "
-            "returned; reload the page and try again.",
-        )
+        raise Problem(403, say(request, "csrf"))
 
 
 def _signed_in(request: web.Request) -> tuple[str, accounts.Session]:
     found = request.get(SESSION)
     if found is None:
-        raise Problem(
-            404, "This request is authenticated by a bearer token, not by a session cookie."
-        )
+        raise Problem(404, say(request, "no_session"))
     return found
 
 
@@ -159,18 +203,11 @@ async def sign_in(request: web.Request) -> web.Response:
         if result.why == "locked" and result.retry_after is not None:
             minutes = max(1, round(result.retry_after.total_seconds() / 60))
             raise too_many(
-                f"Too many failed sign-ins for this account in 15 minutes; try again in "
-                f"about {minutes} minute(s).",
-                result.retry_after.total_seconds(),
+                say(request, "locked", minutes=minutes), result.retry_after.total_seconds()
             )
         if result.why == "otp":
-            raise Problem(
-                401,
-                "This account also needs the current 6-digit code from its authenticator "
-                "app (each code works once); enter it and try again.",
-                otp_required=True,
-            )
-        raise Problem(401, WRONG)
+            raise Problem(401, say(request, "otp"), otp_required=True)
+        raise Problem(401, say(request, "wrong"))
     response = json_response(_body(result.session_id, result.session))
     response.set_cookie(
         COOKIE,

@@ -24,10 +24,16 @@ function retryAfter(response) {
 // into a page is sent nowhere else (the Content-Security-Policy says the same).
 // Resolves {ok, status, data, detail, problem, retryAfter, serverDate};
 // rejects with Unreachable on a network error or after `timeout` milliseconds.
-export async function call(path, { token, method = "GET", body, lang, timeout = 10000 } = {}) {
+// `session`: send this origin's session cookie (the staff console); `csrf`: its token,
+// which every change made with the cookie must carry.
+export async function call(
+  path,
+  { token, method = "GET", body, lang, timeout = 10000, session = false, csrf } = {},
+) {
   if (!path.startsWith("/v1/")) throw new Error(`not an API path: ${path}`);
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
+  if (csrf) headers["X-CSRF-Token"] = csrf;
   if (lang) headers["Accept-Language"] = lang === "en" ? "en" : "zh-CN";
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const controller = new AbortController();
@@ -40,7 +46,7 @@ export async function call(path, { token, method = "GET", body, lang, timeout = 
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: controller.signal,
-      credentials: "omit",
+      credentials: session ? "same-origin" : "omit",
       cache: "no-store",
       redirect: "error",
     });

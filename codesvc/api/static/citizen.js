@@ -6,6 +6,7 @@ import { AREAS } from "./areas.js";
 import { TOKEN_KEY, firstCode, firstToken } from "./citizen-start.js";
 import {
   COLORS,
+  DISTRICTS,
   Unreachable,
   applyText,
   bindLangToggle,

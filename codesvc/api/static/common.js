@@ -14,6 +14,26 @@ export const COLORS = {
 };
 
 
+// Shanghai's districts (GB/T 2260): Chinese and English names.
+export const DISTRICTS = {
+  310101: ["黄浦区", "Huangpu"],
+  310104: ["徐汇区", "Xuhui"],
+  310105: ["长宁区", "Changning"],
+  310106: ["静安区", "Jing'an"],
+  310107: ["普陀区", "Putuo"],
+  310109: ["虹口区", "Hongkou"],
+  310110: ["杨浦区", "Yangpu"],
+  310112: ["闵行区", "Minhang"],
+  310113: ["宝山区", "Baoshan"],
+  310114: ["嘉定区", "Jiading"],
+  310115: ["浦东新区", "Pudong"],
+  310116: ["金山区", "Jinshan"],
+  310117: ["松江区", "Songjiang"],
+  310118: ["青浦区", "Qingpu"],
+  310120: ["奉贤区", "Fengxian"],
+  310151: ["崇明区", "Chongming"],
+};
+
 // Fill every [data-t] element from texts[lang] and point the toggle at the other language.
 export function applyText(texts, lang) {
   document.documentElement.lang = lang === "en" ? "en" : "zh-CN";

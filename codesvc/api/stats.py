@@ -1,0 +1,295 @@
+"""Figures for the commission (SPEC §9): colours per step as shown, appeals per district.
+
+Staff get their own district's figures only; the commission any district or the city.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timedelta
+from typing import Any
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+import pydantic
+from aiohttp import web
+from pydantic import Field
+
+from codesvc.api.clock import now
+from codesvc.api.colours import language
+from codesvc.api.keys import POOL, principal
+from codesvc.api.problems import Problem
+from codesvc.api.routing import Param, Routes, json_response
+from codesvc.service import stats
+from codesvc.state.events import format_time
+
+routes = Routes("stats")
+
+CITY = ZoneInfo("Asia/Shanghai")
+_DISTRICT = re.compile(r"[0-9]{6}")
+#: The chart's default window: the last 30 days.
+DEFAULT_DAYS = 30
+
+DISTRICT = Param("district", description="a 6-digit district (staff: theirs, the default)")
+BY = Param("by", description="district: also each district's figures (commission)")
+WINDOW = (
+    Param("from", description="RFC 3339; default: midnight in the city 30 days ago"),
+    Param("to", description="RFC 3339; default: now (always the last step)"),
+    Param("step", description="day (default) or hour"),
+)
+
+
+class ColorStepOut(pydantic.BaseModel):
+    at: str
+    green: int
+    yellow: int
+    red: int
+
+
+class DistrictColors(pydantic.BaseModel):
+    district: str
+    steps: list[ColorStepOut]
+
+
+class ColorsOut(pydantic.BaseModel):
+    district: str | None = Field(description="null: the whole city")
+    step: str
+    steps: list[ColorStepOut] = Field(description="people shown each colour at each instant")
+    districts: list[DistrictColors] | None = Field(None, description="with by=district")
+
+
+class AppealFiguresOut(pydantic.BaseModel):
+    district: str | None
+    filed: int
+    decided: int = Field(description="corrected or upheld")
+    open: int
+    overdue: int
+    median_hours_to_decision: float | None
+
+
+class AppealStatsOut(AppealFiguresOut):
+    districts: list[AppealFiguresOut] | None = Field(None, description="with by=district")
+
+
+def _scope(request: web.Request) -> tuple[str | None, bool]:
+    """The district asked for (staff: always theirs) and whether per district."""
+    caller = principal(request)
+    district = request.query.get("district") or None
+    by = request.query.get("by")
+    if by not in (None, "district"):
+        raise Problem(422, "by must be district.", errors={"by": "district"})
+    if district is not None and not _DISTRICT.fullmatch(district):
+        raise Problem(422, "district must be a 6-digit code.", errors={"district": "6 digits"})
+    if caller.role == "staff":
+        if district not in (None, caller.district) or by:
+            raise Problem(
+                403, f"Staff see the figures of their own district ({caller.district}) only."
+            )
+        district = caller.district
+    return district, by == "district"
+
+
+def _time(request: web.Request, name: str, default: datetime) -> datetime:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None or "\0" in raw:
+        raise Problem(
+            422, f"{name} must be an RFC 3339 time with an offset.", errors={name: "RFC 3339"}
+        )
+    return value
+
+
+def _window(request: web.Request) -> tuple[str, list[datetime]]:
+    at = now(request)
+    step_name = request.query.get("step", "day")
+    step = stats.STEPS.get(step_name)
+    if step is None:
+        raise Problem(422, "step must be day or hour.", errors={"step": "day or hour"})
+    midnight = datetime.combine(at.astimezone(CITY).date(), time(), CITY)
+    start = _time(request, "from", midnight - timedelta(days=DEFAULT_DAYS))
+    end = min(_time(request, "to", at), at)
+    if start > end:
+        raise Problem(422, "from must not be after to (or now).", errors={"from": "after to"})
+    ats = stats.instants(start, end, step)
+    if len(ats) > stats.MAX_STEPS:
+        raise Problem(
+            422,
+            f"That is more than {stats.MAX_STEPS} steps; shorten the window or use a longer step.",
+            errors={"from": "window too long"},
+        )
+    if ats[-1] < end:
+        ats.append(end)  # the last step is always the end: "now" by default
+    return step_name, ats
+
+
+def _steps(steps: list[stats.ColorStep]) -> list[dict[str, Any]]:
+    return [
+        {"at": format_time(s.at), "green": s.green, "yellow": s.yellow, "red": s.red} for s in steps
+    ]
+
+
+async def _colors(request: web.Request) -> tuple[str | None, str, dict[str | None, Any]]:
+    district, by = _scope(request)
+    step, ats = _window(request)
+    async with request.app[POOL].acquire() as conn:
+        found = await stats.colors(conn, district, ats, now(request), by_district=by)
+    return district, step, found
+
+
+@routes.route(
+    "GET",
+    "/v1/stats/colors",
+    summary="People shown green, yellow and red at each step (as shown at the time), for "
+    "the city or a district",
+    roles=("staff", "commission"),
+    response=ColorsOut,
+    params=(DISTRICT, *WINDOW, BY),
+    errors=(403, 422),
+)
+async def color_stats(request: web.Request) -> web.Response:
+    district, step, found = await _colors(request)
+    body: dict[str, Any] = {"district": district, "step": step, "steps": _steps(found[None])}
+    if len(found) > 1 or request.query.get("by"):
+        body["districts"] = [
+            {"district": d, "steps": _steps(s)} for d, s in found.items() if d is not None
+        ]
+    return json_response(body)
+
+
+@routes.route(
+    "GET",
+    "/v1/stats/colors.svg",
+    summary="The same figures drawn as a chart (SVG), for a page to show",
+    roles=("staff", "commission"),
+    params=(DISTRICT, *WINDOW),
+    errors=(403, 422),
+    content_type="image/svg+xml",
+)
+async def color_chart(request: web.Request) -> web.Response:
+    district, _, found = await _colors(request)
+    svg = chart(found[None], district, language(request))
+    return web.Response(
+        text=svg,
+        content_type="image/svg+xml",
+        headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+    )
+
+
+@routes.route(
+    "GET",
+    "/v1/stats/appeals",
+    summary="Appeals filed, decided, open and overdue, and the median hours to a decision",
+    roles=("staff", "commission"),
+    response=AppealStatsOut,
+    params=(DISTRICT, BY),
+    errors=(403, 422),
+)
+async def appeal_stats(request: web.Request) -> web.Response:
+    district, by = _scope(request)
+    async with request.app[POOL].acquire() as conn:
+        total, *each = await stats.appeals(conn, district, now(request), by_district=by)
+    body: dict[str, Any] = _figures(total)
+    if by:
+        body["districts"] = [_figures(f) for f in each]
+    return json_response(body)
+
+
+def _figures(f: stats.AppealFigures) -> dict[str, Any]:
+    return {
+        "district": f.district,
+        "filed": f.filed,
+        "decided": f.decided,
+        "open": f.open,
+        "overdue": f.overdue,
+        "median_hours_to_decision": f.median_hours_to_decision,
+    }
+
+
+# --- the chart --------------------------------------------------------------------------
+
+_LINES = (
+    # colour, stroke, dash (so the lines differ without colour too), words
+    ("green", "#1a7f37", "", ("绿码", "green")),
+    ("yellow", "#b08800", "8 4", ("黄码", "yellow")),
+    ("red", "#cf222e", "2 3", ("红码", "red")),
+)
+W, H, LEFT, RIGHT, TOP, BOTTOM = 760, 280, 56, 92, 34, 36
+
+
+def chart(steps: list[stats.ColorStep], district: str | None, lang: str) -> str:
+    """A line chart of the three counts; labelled for screen readers (title, desc)."""
+    en = lang == "en"
+    where = district or ("the city" if en else "全市")
+    title = (
+        f"People by colour, {where}" if en else f"各颜色人数 · {where}"
+    )  # the page names districts
+    top = max([max(s.green, s.yellow, s.red) for s in steps] + [1])
+    scale = _nice(top)
+    plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM
+
+    def x(i: int) -> float:
+        return LEFT + (plot_w * i / max(1, len(steps) - 1))
+
+    def y(v: int) -> float:
+        return TOP + plot_h - plot_h * v / scale
+
+    last = steps[-1]
+    desc = (
+        f"Last step {format_time(last.at)}: green {last.green}, yellow {last.yellow}, "
+        f"red {last.red}."
+        if en
+        else f"最后一步 {format_time(last.at)}：绿码 {last.green}，黄码 {last.yellow}，"
+        f"红码 {last.red}。"
+    )
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" '
+        f'aria-labelledby="t d" font-family="Noto Sans CJK SC, sans-serif" font-size="12">',
+        f'<title id="t">{escape(title)}</title><desc id="d">{escape(desc)}</desc>',
+        f'<rect width="{W}" height="{H}" fill="#fff"/>',
+        f'<text x="{LEFT}" y="20" font-size="14" font-weight="bold">{escape(title)}</text>',
+    ]
+    for k in range(5):
+        v = scale * k // 4
+        out.append(
+            f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
+            f'stroke="#d0d7de" stroke-width="1"/>'
+            f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v}</text>'
+        )
+    every = max(1, len(steps) // 8)
+    for i, s in enumerate(steps):
+        if i % every == 0 or i == len(steps) - 1:
+            day = s.at.astimezone(CITY)
+            out.append(
+                f'<text x="{x(i):.1f}" y="{H - 14}" text-anchor="middle">'
+                f"{day.month}/{day.day}</text>"
+            )
+    for name, stroke, dash, words in _LINES:
+        values = [getattr(s, name) for s in steps]
+        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+        dashed = f' stroke-dasharray="{dash}"' if dash else ""
+        out.append(
+            f'<polyline fill="none" stroke="{stroke}" stroke-width="2.5"{dashed} '
+            f'points="{points}"/>'
+        )
+        label = f"{words[1] if en else words[0]} {values[-1]}"
+        out.append(
+            f'<text x="{W - RIGHT + 6}" y="{y(values[-1]) + 4:.1f}" fill="{stroke}">'
+            f"{escape(label)}</text>"
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _nice(top: int) -> int:
+    """A round axis maximum at or above ``top`` (1, 2 or 5 times a power of ten, times 4)."""
+    magnitude = 1
+    while True:
+        for m in (1, 2, 5):
+            if m * magnitude * 4 >= top:
+                return m * magnitude * 4
+        magnitude *= 10

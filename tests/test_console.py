@@ -1,0 +1,292 @@
+"""The staff console in a real Chromium against a real server, through the pages only.
+
+The screenshots the README shows are written here, into docs/console/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from codesvc import db
+from codesvc.api.app import create_app
+from codesvc.service import accounts
+from codesvc.settings import Settings
+from codesvc.tokens import AuthKeys, Principal
+from tests.builders import ago, arrival
+from tests.conftest import Api, City
+from tests.staff import PASSWORD, Member, ShiftedClock, add_account
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
+DESKTOP = {"width": 1280, "height": 900}
+TABLET = {"width": 800, "height": 1100}
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "console"
+
+
+@pytest.fixture(scope="module")
+async def chromium() -> AsyncIterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: install it with apt-get install -y chromium")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@dataclasses.dataclass
+class Desk:
+    api: Api
+    city: City
+    clock: ShiftedClock
+    settings: Settings
+    browser: Browser
+    pages: list[Page] = dataclasses.field(default_factory=list)
+    errors: list[str] = dataclasses.field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return str(self.api.client.make_url(path))
+
+    async def page(self, viewport: dict[str, int] = DESKTOP) -> Page:
+        """A page in a browser context of its own: its own cookies, as another person's."""
+        context = await self.browser.new_context(viewport=viewport)
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.pages.append(page)
+        return page
+
+
+@pytest.fixture
+async def desk(settings: Settings, keys: AuthKeys, chromium: Browser) -> AsyncIterator[Desk]:
+    clock = ShiftedClock()
+    async with TestClient(TestServer(create_app(settings, clock))) as client:
+        api = Api(client, keys)
+        found = Desk(api, City(api), clock, settings, chromium)
+        yield found
+        for page in found.pages:
+            await page.context.close()
+        assert found.errors == []
+
+
+async def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+
+
+async def sign_in(page: Page, desk: Desk, who: Member, path: str = "/staff", otp: str = "") -> None:
+    await page.goto(desk.url(path))
+    await page.fill("#sign-in-sub", who.sub)
+    await page.fill("#sign-in-password", who.password)
+    if otp:
+        await page.fill("#sign-in-otp", otp)
+    await page.click("#sign-in button[type=submit]")
+    await expect(page.locator("#who")).to_contain_text(who.sub)
+
+
+async def yellow_arrival(desk: Desk, name: str = "张三") -> str:
+    """A Huangpu resident whom Huangpu's reports made yellow (arrived from Bao'an)."""
+    ref = await desk.city.register("310101", name)
+    await desk.city.send(arrival(ago(hours=30), {"person_ref": ref}, reporting_district="310101"))
+    return ref
+
+
+async def file_on_the_citizen_page(desk: Desk, page: Page, ref: str, words: str) -> str:
+    await page.goto(desk.url("/citizen"))
+    await page.fill("#token", desk.api.token("citizen", ref))
+    await page.click("#token-form button[type=submit]")
+    await expect(page.locator("#status")).to_have_attribute("data-color", "yellow")
+    await page.click("#appeal-details summary")
+    await page.select_option("#appeal-category", "wrong_travel_record")
+    options = await page.locator("#appeal-event option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    await page.select_option("#appeal-event", options[1])
+    await page.fill("#appeal-description", words)
+    await page.click("#appeal-form button[type=submit]")
+    await expect(page.locator("#appeals li").first).to_contain_text("已提交")
+    mine = await desk.api.client.get("/v1/me/appeals", headers=desk.api.auth("citizen", ref))
+    return str((await mine.json())["appeals"][0]["appeal_id"])
+
+
+async def file_by_api(desk: Desk, ref: str) -> str:
+    resp = await desk.api.client.post(
+        "/v1/appeals",
+        json={"category": "other", "description": "颜色不对"},
+        headers=desk.api.auth("citizen", ref),
+    )
+    assert resp.status == 201, await resp.text()
+    return str((await resp.json())["appeal_id"])
+
+
+async def test_an_officer_corrects_an_appeal_after_previewing_it(desk):
+    await desk.city.list_area("440306", "medium", ago(days=10).isoformat())
+    officer = await add_account(desk.settings, "huangpu-wang", district="310101", name="王伟")
+    ref = await yellow_arrival(desk)
+    citizen = await desk.page(viewport={"width": 390, "height": 844})
+    appeal = await file_on_the_citizen_page(desk, citizen, ref, "我那天在上海，没有去过宝安区。")
+    # Someone else's appeal, filed later, is due later.
+    other = await yellow_arrival(desk, "李四")
+    await file_by_api(desk, other)
+
+    page = await desk.page()
+    await sign_in(page, desk, officer)
+    rows = page.locator("#queue tbody tr")
+    await expect(rows).to_have_count(2)
+    first = rows.first
+    await expect(first).to_have_attribute("data-appeal", appeal)
+    await expect(first).to_contain_text("剩 23 小时")
+    await expect(first).to_contain_text("行程记录有误")
+    await expect(page.locator("#queue-figures")).to_contain_text("未办结 2 件")
+    await shot(page, "01-queue")
+    await first.get_by_role("button", name=f"认领申诉 {appeal}").click()
+    await expect(first).to_contain_text("已认领")
+    await expect(first.locator(".claimed")).to_contain_text("huangpu-wang")
+    await first.get_by_role("link", name=f"打开申诉 {appeal}").click()
+
+    await expect(page.locator("h1")).to_have_text(f"申诉 {appeal}")
+    await expect(page.locator("#description")).to_have_text("我那天在上海，没有去过宝安区。")
+    disputed = page.locator("#disputed")
+    await expect(disputed).to_contain_text("到达")
+    await expect(disputed).to_contain_text("feeder:itinerary-feed")
+    await expect(disputed).to_contain_text("黄浦区（310101）")
+    await expect(page.locator("#person-color")).to_have_attribute("data-color", "yellow")
+    await expect(page.locator("#person-reasons li[data-rule=R1]")).to_be_visible()
+    # Only what the machine allows: claimed by this officer, so decide or escalate.
+    await expect(page.locator("#claim")).to_have_count(0)
+    await expect(page.locator("#decide")).to_be_visible()
+    await expect(page.locator("#escalate")).to_be_visible()
+
+    await page.fill("#note-text", "已与到达报告核对：当天记录为误报。")
+    await page.click("#note-form button[type=submit]")
+    await expect(page.locator("#notes li")).to_contain_text("已与到达报告核对")
+
+    arrival_id = await page.locator("#voids input[name=void]").first.get_attribute("value")
+    await page.check(f"#voids input[value='{arrival_id}']")
+    await page.fill("#decision-note", "经核实，您当天不在宝安区，到达记录已作废。")
+    await page.click("#preview-button")
+    preview = page.locator("#preview")
+    await expect(preview.locator("#preview-color")).to_have_attribute("data-color", "green")
+    await expect(preview).to_contain_text("绿码")
+    await expect(preview.locator("#preview-history")).to_contain_text(f"申诉 {appeal}")
+    await shot(page, "02-preview")
+    # Nothing was written by the preview.
+    status = await desk.api.client.get(
+        f"/v1/persons/{ref}/status", headers=desk.api.auth("commission", "c")
+    )
+    assert (await status.json())["color"] == "yellow"
+
+    await page.click("#confirm-button")
+    await expect(page.locator("#appeal-status")).to_have_attribute("data-status", "corrected")
+    await expect(page.locator("#person-color")).to_have_attribute("data-color", "green")
+    await expect(page.locator("#events li.voided")).to_contain_text(f"appeal {appeal}")
+    await shot(page, "03-corrected")
+
+    await citizen.goto(desk.url("/citizen"))
+    await expect(citizen.locator("#status")).to_have_attribute("data-color", "green")
+    superseded = citizen.locator("#history li.superseded", has_text="黄码")
+    await expect(superseded.first).to_contain_text(f"申诉 {appeal}")
+
+
+async def test_two_officers_claim_at_once_and_the_loser_is_told_who_has_it(desk):
+    wang = await add_account(desk.settings, "huangpu-wang", name="王伟")
+    li = await add_account(desk.settings, "huangpu-li", name="李娜")
+    appeal = await file_by_api(desk, await yellow_arrival(desk))
+    first, second = await desk.page(TABLET), await desk.page(TABLET)
+    await sign_in(first, desk, wang)
+    await sign_in(second, desk, li)
+    buttons = [p.get_by_role("button", name=f"认领申诉 {appeal}") for p in (first, second)]
+    await asyncio.gather(*(b.click() for b in buttons))
+    rows = [p.locator(f"#queue tr[data-appeal='{appeal}']") for p in (first, second)]
+    texts = [await r.locator("[role=status]").text_content() or "" for r in rows]
+    for row in rows:
+        await expect(row.locator("[role=status]")).not_to_have_text("")
+    texts = [await r.locator("[role=status]").text_content() or "" for r in rows]
+    winners = [t for t in texts if "已认领" in t and "已由" not in t]
+    losers = [t for t in texts if "已由" in t]
+    assert len(winners) == 1, texts
+    assert len(losers) == 1, texts
+    winner = "huangpu-wang" if "已认领" in texts[0] and "已由" not in texts[0] else "huangpu-li"
+    assert winner in losers[0]
+    loser_page = second if winner == "huangpu-wang" else first
+    await shot(loser_page, "04-claim-race-tablet")
+
+
+async def test_an_officer_of_another_district_gets_a_not_found_page(desk):
+    await add_account(desk.settings, "pudong-chen", district="310115", name="陈静")
+    appeal = await file_by_api(desk, await yellow_arrival(desk))
+    page = await desk.page()
+    pudong = Member("pudong-chen", PASSWORD, None)
+    await sign_in(page, desk, pudong, path=f"/staff/appeals/{appeal}")
+    await expect(page.locator("#not-found")).to_be_visible()
+    await expect(page.locator("#not-found")).to_contain_text("找不到这个申诉")
+    await expect(page.locator("#description")).to_have_count(0)
+
+
+async def test_sign_in_refusals_sign_out_and_ended_sessions_as_a_person_sees_them(desk):
+    officer = await add_account(desk.settings, "huangpu-wang")
+    member = await add_account(desk.settings, "commissioner-li", role="commission", name="李明")
+    page = await desk.page()
+    await page.goto(desk.url("/staff"))
+    message = page.locator("#sign-in-message")
+    # A wrong password, five times, then the lockout.
+    for attempt in range(5):
+        await page.fill("#sign-in-sub", officer.sub)
+        await page.fill("#sign-in-password", f"wrong password {attempt}")
+        await page.click("#sign-in button[type=submit]")
+        await expect(message).to_have_attribute("data-status", "401")
+    await expect(message).to_contain_text("账号或密码不正确")
+    await page.fill("#sign-in-password", officer.password)
+    await page.click("#sign-in button[type=submit]")
+    await expect(message).to_have_attribute("data-status", "429")
+    await expect(message).to_contain_text("15")
+    await shot(page, "05-locked-out")
+
+    # A commission member without the one-time code is asked for it.
+    await page.fill("#sign-in-sub", member.sub)
+    await page.fill("#sign-in-password", member.password)
+    await page.click("#sign-in button[type=submit]")
+    await expect(message).to_have_attribute("data-status", "401")
+    await expect(message).to_contain_text("验证码")
+    await expect(page.locator("#sign-in-otp")).to_be_focused()
+    await page.fill("#sign-in-password", member.password)
+    await page.fill("#sign-in-otp", member.otp(desk.clock()))
+    await page.click("#sign-in button[type=submit]")
+    await expect(page.locator("#who")).to_contain_text("commissioner-li")
+    await expect(page.get_by_role("link", name="人工设定")).to_be_visible()
+    # Signing out.
+    await page.click("#sign-out")
+    await expect(message).to_contain_text("您已退出登录")
+    await page.reload()
+    await expect(page.locator("#sign-in")).to_be_visible()
+
+    # Thirty minutes without a request end the session: the next click says so.
+    other = await desk.page()
+    desk.clock.offset = timedelta(minutes=16)  # the lockout has passed
+    await sign_in(other, desk, officer)
+    desk.clock.offset = timedelta(minutes=16 + 31)
+    await other.click("#refresh")
+    await expect(other.locator("#sign-in-message")).to_contain_text("30 分钟")
+    await shot(other, "06-session-ended")
+
+    # An account disabled while its session is open: the next request ends it.
+    await sign_in(other, desk, officer)
+    async with db.connect(desk.settings.database_url) as conn:
+        await accounts.disable(
+            conn, officer.sub, desk.clock(), Principal("operator", "cli:test", None, 0.0)
+        )
+    await other.click("#refresh")
+    await expect(other.locator("#sign-in-message")).to_contain_text("停用")
