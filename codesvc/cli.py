@@ -180,24 +180,37 @@ async def _migrate(
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from codesvc import demo
-    from codesvc.api.secrets import id_secret
+    from datetime import UTC, datetime
 
-    async def run(url: str) -> demo.DemoCity:
+    from codesvc import demo, demo_console
+    from codesvc.api.secrets import id_secret, totp_seal
+
+    async def run(url: str) -> tuple[demo.DemoCity, list[demo_console.DemoAccount], int]:
         await _migrate(url, settings)
         pool = await db.create_pool(url, settings)
         try:
-            return await demo.load(
+            city = await demo.load(
                 pool, people=args.people, id_secret=id_secret(settings), rules=settings.rules
             )
+            staff, filed = await demo_console.load(
+                pool, totp_seal(settings), settings, datetime.now(UTC)
+            )
+            return city, staff, filed
         finally:
             await pool.close()
 
     with db.database_url(settings) as url:
-        city = asyncio.run(run(url))
+        city, staff, filed = asyncio.run(run(url))
     print(f"loaded {city.people} people; one of each colour:")
     for color, ref in sorted(city.sample.items()):
         print(f"  {color:6} {ref}   codesvc token --role citizen --sub {ref}")
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"\nthe staff console is at {base}/staff ({filed} appeals waiting); sign in as:")
+    for a in staff:
+        where = a.district or "whole city"
+        print(f"  {a.sub:18} {a.role:10} {where:10} {a.name}  password: {a.password}")
+        if a.totp_uri:
+            print(f"  {'':18} one-time codes from an authenticator app: {a.totp_uri}")
     return 0
 
 

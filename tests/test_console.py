@@ -290,3 +290,104 @@ async def test_sign_in_refusals_sign_out_and_ended_sessions_as_a_person_sees_the
         )
     await other.click("#refresh")
     await expect(other.locator("#sign-in-message")).to_contain_text("停用")
+
+
+async def test_two_commission_members_propose_and_approve_and_the_proposer_cannot(desk):
+    li = await add_account(desk.settings, "commissioner-li", role="commission", name="李明")
+    zhao = await add_account(desk.settings, "commissioner-zhao", role="commission", name="赵芳")
+    ref = await desk.city.register("310101")
+    proposer, approver = await desk.page(), await desk.page()
+    await sign_in(proposer, desk, li, "/staff/overrides", otp=li.otp(desk.clock()))
+    await proposer.fill("#propose-person", ref)
+    await proposer.select_option("#propose-color", "red")
+    await proposer.fill("#propose-reason", "流调确认其为密切接触者，病例报告未及时上传。")
+    await proposer.click("#propose-form button[type=submit]")
+    await expect(proposer.locator("#overrides-message")).to_contain_text("等待另一名委员批准")
+    row = proposer.locator("#pending tbody tr").first
+    await expect(row).to_contain_text(ref)
+    await expect(row.locator("[data-own=true]")).to_be_visible()
+    await expect(row.get_by_role("button")).to_have_count(0)  # no approve, no reject
+    override = await row.get_attribute("data-override")
+    # The service refuses the proposer anyway.
+    csrf = await proposer.evaluate(
+        "async () => (await (await fetch('/v1/session')).json()).csrf_token"
+    )
+    refused = await proposer.evaluate(
+        """async ([id, csrf]) => (await fetch(`/v1/overrides/${id}/approve`,
+             {method: 'POST', headers: {'X-CSRF-Token': csrf}})).status""",
+        [override, csrf],
+    )
+    assert refused == 403
+    await shot(proposer, "07-override-proposed")
+
+    await sign_in(approver, desk, zhao, "/staff/overrides", otp=zhao.otp(desk.clock()))
+    pending = approver.locator(f"#pending tr[data-override='{override}']")
+    await expect(pending.get_by_role("button", name=f"批准 {override}")).to_be_visible()
+    await pending.get_by_role("button", name=f"批准 {override}").click()
+    await expect(approver.locator("#overrides-message")).to_contain_text("commissioner-zhao")
+    await expect(approver.locator(f"#decided li[data-override='{override}']")).to_have_attribute(
+        "data-status", "approved"
+    )
+    status = await desk.city.status(ref)
+    assert status["color"] == "red"
+
+
+async def test_the_commission_lists_an_area_after_a_preview_by_district(desk):
+    member = await add_account(desk.settings, "commissioner-li", role="commission", name="李明")
+    huangpu = await desk.city.register("310101")
+    pudong = await desk.city.register("310115", "李四")
+    for ref, district in ((huangpu, "310101"), (pudong, "310115")):
+        await desk.city.send(
+            arrival(ago(days=2), {"person_ref": ref}, area="510107", reporting_district=district)
+        )
+    page = await desk.page()
+    await sign_in(page, desk, member, "/staff/areas", otp=member.otp(desk.clock()))
+    await page.fill("#listing-area", "510107")
+    await page.select_option("#listing-level", "high")
+    await page.fill("#listing-from", "2020-01-01T00:00")
+    await page.click("#listing-preview")
+    preview = page.locator("#add-listing .preview")
+    await expect(preview).to_contain_text("可能受影响 2 人")
+    await expect(preview.locator("tr[data-district='310101'][data-after=red]")).to_contain_text("1")
+    await expect(preview.locator("tr[data-district='310115'][data-after=red]")).to_contain_text("1")
+    await shot(page, "08-area-preview")
+    assert (await desk.city.status(huangpu))["color"] != "red"  # nothing written yet
+    await preview.get_by_role("button", name="确认").click()
+    await expect(page.locator("#add-listing .job")).to_contain_text("已生效：2 人")
+    assert (await desk.city.status(huangpu))["color"] == "red"
+    assert (await desk.city.status(pudong))["color"] == "red"
+
+
+async def test_the_commission_looks_up_a_person_their_audit_and_the_city_at_a_glance(desk):
+    member = await add_account(desk.settings, "commissioner-li", role="commission", name="李明")
+    await desk.city.list_area("440306", "medium", ago(days=10).isoformat())
+    ref = await yellow_arrival(desk)
+    await file_by_api(desk, ref)
+    page = await desk.page(TABLET)
+    await sign_in(page, desk, member, "/staff/persons", otp=member.otp(desk.clock()))
+    await page.fill("#lookup", ref)
+    await page.press("#lookup", "Enter")
+    await expect(page.locator("#color")).to_have_attribute("data-color", "yellow")
+    await expect(page.locator("#events li")).to_contain_text("到达")
+    await expect(page.locator("#appeals li")).to_have_count(1)
+    await shot(page, "09-person-tablet")
+
+    await page.goto(desk.url(f"/staff/audit?person_ref={ref}"))
+    await expect(page.locator("#chain-state")).to_have_attribute("data-intact", "true")
+    await expect(page.locator("#audit")).to_contain_text("commission:commissioner-li")
+
+    await page.set_viewport_size(DESKTOP)
+    await page.goto(desk.url("/staff/glance"))
+    await expect(page.locator("#now-counts")).to_contain_text("全市")
+    await page.wait_for_function("() => document.querySelector('#chart').naturalWidth > 100")
+    await expect(page.locator("#appeal-figures")).to_contain_text("黄浦区")
+    await shot(page, "10-glance")
+
+    # Keyboard only: the skip link, then the navigation, reach the queue.
+    await page.goto(desk.url("/staff"))
+    await expect(page.locator("#queue")).to_be_visible()
+    await page.keyboard.press("Tab")
+    await expect(page.locator(".skip")).to_be_focused()
+    await page.click("[data-lang-toggle]")
+    await expect(page.locator("h1")).to_contain_text("Appeals queue")
+    await shot(page, "11-queue-en")

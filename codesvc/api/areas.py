@@ -42,6 +42,15 @@ def _listing(row: asyncpg.Record) -> dict[str, object]:
     }
 
 
+def _by_district(preview: store.Preview) -> list[dict[str, object]]:
+    return [
+        {"district": district, "before": before.value, "after": after.value, "people": people}
+        for (district, before, after), people in sorted(
+            preview.by_district.items(), key=lambda i: (i[0][0], i[0][1].value, i[0][2].value)
+        )
+    ]
+
+
 def _changes(preview: store.Preview) -> list[dict[str, object]]:
     return [
         {"before": before.value, "after": after.value, "people": people}
@@ -109,6 +118,7 @@ async def put_area(request: web.Request) -> web.Response:
             "dry_run": dry_run,
             "affected": result.affected,
             "changes": _changes(result),
+            "by_district": _by_district(result),
             "listing": listing_out,
         }
     )
@@ -152,6 +162,7 @@ async def post_campaign(request: web.Request) -> web.Response:
             "ends_at": format_time(campaign.ends_at),
             "affected": result.affected,
             "changes": _changes(result),
+            "by_district": _by_district(result),
         },
         status=200 if dry_run else 201,
     )

@@ -40,12 +40,15 @@ class OverrideOut(BaseModel):
     color: str
     reason: str
     until: str | None
-    status: Literal["proposed", "approved"]
+    status: Literal["proposed", "approved", "rejected"]
     proposed_by: str
     proposed_at: str
     approved_by: str | None
     approved_at: str | None
     event_id: str | None
+    rejected_by: str | None = None
+    rejected_at: str | None = None
+    rejection_reason: str | None = None
 
 
 class OverridesOut(BaseModel):
@@ -69,6 +72,9 @@ def _body(p: service.Proposal) -> dict[str, object]:
         "approved_by": p.approved_by,
         "approved_at": _t(p.approved_at),
         "event_id": p.event_id,
+        "rejected_by": p.rejected_by,
+        "rejected_at": _t(p.rejected_at),
+        "rejection_reason": p.rejection_reason,
     }
 
 
@@ -149,6 +155,42 @@ async def approve(request: web.Request) -> web.Response:
     return json_response(_body(approved))
 
 
+class RejectIn(Strict):
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)
+    ] = Field(description="why; kept on the proposal and in the audit log")
+
+
+@routes.route(
+    "POST",
+    "/v1/overrides/{override_id}/reject",
+    summary="Turn a proposal down with a reason (not one's own); nothing changes for the person",
+    roles=("commission",),
+    body=RejectIn,
+    response=OverrideOut,
+    params=(OVERRIDE_ID,),
+    errors=(403, 404, 409, 422),
+)
+async def reject(request: web.Request) -> web.Response:
+    body = await parse_body(request, RejectIn)
+    try:
+        async with request.app[POOL].acquire() as conn:
+            rejected = await service.reject(
+                conn,
+                request.match_info["override_id"],
+                principal(request),
+                now(request),
+                body.reason,
+            )
+    except service.OverrideNotFound as exc:
+        raise Problem(404, exc.detail) from None
+    except service.OverrideForbidden as exc:
+        raise Problem(403, exc.detail) from None
+    except service.OverrideConflict as exc:
+        raise Problem(409, exc.detail) from None
+    return json_response(_body(rejected))
+
+
 @routes.route(
     "GET",
     "/v1/overrides",
@@ -156,16 +198,18 @@ async def approve(request: web.Request) -> web.Response:
     roles=("commission",),
     response=OverridesOut,
     params=(
-        Param("status", description="proposed or approved"),
+        Param("status", description="proposed, approved or rejected"),
         Param("person_ref", description="only this person's"),
     ),
     errors=(422,),
 )
 async def list_overrides(request: web.Request) -> web.Response:
     status = request.query.get("status")
-    if status not in (None, "proposed", "approved"):
+    if status not in (None, "proposed", "approved", "rejected"):
         raise Problem(
-            422, "status must be proposed or approved.", errors={"status": "proposed or approved"}
+            422,
+            "status must be proposed, approved or rejected.",
+            errors={"status": "proposed, approved or rejected"},
         )
     async with request.app[POOL].acquire() as conn:
         found = await service.listing(conn, status, request.query.get("person_ref"), 200)

@@ -150,10 +150,17 @@ class ColorChange(BaseModel):
     people: int
 
 
+class DistrictChange(ColorChange):
+    district: str
+
+
 class Preview(BaseModel):
     dry_run: bool
     affected: int = Field(description="people whose colour this can change")
     changes: list[ColorChange] = Field(description="colour changes as of now (dry run only)")
+    by_district: list[DistrictChange] = Field(
+        default_factory=list, description="the same changes per district (dry run only)"
+    )
 
 
 class ListingResult(Preview):

@@ -166,13 +166,14 @@ async def color_stats(request: web.Request) -> web.Response:
     "/v1/stats/colors.svg",
     summary="The same figures drawn as a chart (SVG), for a page to show",
     roles=("staff", "commission"),
-    params=(DISTRICT, *WINDOW),
+    params=(DISTRICT, *WINDOW, Param("lang", description="en, or zh (the default)")),
     errors=(403, 422),
     content_type="image/svg+xml",
 )
 async def color_chart(request: web.Request) -> web.Response:
     district, _, found = await _colors(request)
-    svg = chart(found[None], district, language(request))
+    lang = request.query.get("lang") or language(request)
+    svg = chart(found[None], district, "en" if lang == "en" else "zh")
     return web.Response(
         text=svg,
         content_type="image/svg+xml",
@@ -268,6 +269,7 @@ def chart(steps: list[stats.ColorStep], district: str | None, lang: str) -> str:
                 f'<text x="{x(i):.1f}" y="{H - 14}" text-anchor="middle">'
                 f"{day.month}/{day.day}</text>"
             )
+    labels = []
     for name, stroke, dash, words in _LINES:
         values = [getattr(s, name) for s in steps]
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
@@ -276,10 +278,14 @@ def chart(steps: list[stats.ColorStep], district: str | None, lang: str) -> str:
             f'<polyline fill="none" stroke="{stroke}" stroke-width="2.5"{dashed} '
             f'points="{points}"/>'
         )
-        label = f"{words[1] if en else words[0]} {values[-1]}"
+        labels.append((y(values[-1]), stroke, f"{words[1] if en else words[0]} {values[-1]}"))
+    # Labels at the lines' ends, pushed apart where the lines end close together.
+    placed: list[float] = []
+    for at, stroke, label in sorted(labels, reverse=True):
+        at = min([at, *(p - 15 for p in placed)])
+        placed.append(at)
         out.append(
-            f'<text x="{W - RIGHT + 6}" y="{y(values[-1]) + 4:.1f}" fill="{stroke}">'
-            f"{escape(label)}</text>"
+            f'<text x="{W - RIGHT + 6}" y="{at + 4:.1f}" fill="{stroke}">{escape(label)}</text>'
         )
     out.append("</svg>")
     return "".join(out)

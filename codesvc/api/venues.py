@@ -53,6 +53,42 @@ async def revoke(request: web.Request) -> web.Response:
     return json_response({"venue": venue, "revoked": True, "revoked_at": format_time(revoked_at)})
 
 
+class RevocationOut(pydantic.BaseModel):
+    venue: str
+    revoked_at: str
+    revoked_by: str
+    reason: str
+
+
+class RevocationsOut(pydantic.BaseModel):
+    revoked: list[RevocationOut]
+
+
+@routes.route(
+    "GET",
+    "/v1/venues",
+    summary="The venues whose tokens are refused, with who revoked them, when and why",
+    roles=("commission",),
+    response=RevocationsOut,
+)
+async def revoked(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        rows = await venues.revocations(conn)
+    return json_response(
+        {
+            "revoked": [
+                {
+                    "venue": r["venue"],
+                    "revoked_at": format_time(r["revoked_at"]),
+                    "revoked_by": r["revoked_by"],
+                    "reason": r["reason"],
+                }
+                for r in rows
+            ]
+        }
+    )
+
+
 @routes.route(
     "POST",
     "/v1/venues/{venue_id}/reinstate",

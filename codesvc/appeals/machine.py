@@ -6,6 +6,7 @@ throw-away model for the duration of one call, so the function stays pure.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Final
@@ -240,7 +241,39 @@ def allowed_actions(
     appeal_person_ref: str,
     claimed_by: str | None,
 ) -> list[str]:
-    """The actions `actor` could take now, in declaration order (for buttons and links)."""
+    """The actions `actor` could take now, in declaration order (for buttons and links).
+
+    Every rule compares the actor with the appeal in only these few ways, so the answer is
+    computed once per combination (a queue page lists hundreds of appeals).
+    """
+    return list(
+        _allowed(
+            AppealState(state),
+            actor.role,
+            actor == SYSTEM,
+            actor.district is not None and actor.district == appeal_district,
+            actor.sub == appeal_person_ref,
+            claimed_by is not None,
+            actor.sub == claimed_by,
+        )
+    )
+
+
+@functools.cache
+def _allowed(
+    state: AppealState,
+    role: str,
+    system: bool,
+    same_district: bool,
+    appellant: bool,
+    claimed: bool,
+    claimer: bool,
+) -> tuple[str, ...]:
+    """`allowed_actions` for a stand-in actor and appeal related in exactly these ways."""
+    actor = SYSTEM if system else Actor(role, "actor", "d1")
+    district = "d1" if same_district else "d2"
+    person_ref = actor.sub if appellant else "someone else"
+    claimed_by = actor.sub if claimer else ("another" if claimed else None)
     allowed = []
     for action in dict.fromkeys(t["trigger"] for t in TRANSITIONS):
         try:
@@ -248,14 +281,14 @@ def allowed_actions(
                 state,
                 action,
                 actor,
-                appeal_district=appeal_district,
-                appeal_person_ref=appeal_person_ref,
+                appeal_district=district,
+                appeal_person_ref=person_ref,
                 claimed_by=claimed_by,
             )
         except AppealError:
             continue
         allowed.append(action)
-    return allowed
+    return tuple(allowed)
 
 
 def is_open(state: AppealState) -> bool:

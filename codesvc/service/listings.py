@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import asyncpg
@@ -32,6 +32,8 @@ CHUNK = 2000
 class Preview:
     affected: int
     changes: Counter[tuple[Color, Color]]
+    #: the same per district the people are registered in
+    by_district: Counter[tuple[str, Color, Color]] = field(default_factory=Counter)
 
 
 async def affected_by_listing(
@@ -73,6 +75,7 @@ async def preview(
 ) -> Preview:
     """How many of these people would turn which colour now if ``change`` were in force."""
     changes: Counter[tuple[Color, Color]] = Counter()
+    by_district: Counter[tuple[str, Color, Color]] = Counter()
     for start in range(0, len(person_ids), CHUNK):
         chunk = list(person_ids[start : start + CHUNK])
         rows = await conn.fetch(
@@ -86,7 +89,8 @@ async def preview(
             after = evaluate(state, changed, now).color
             if before is not after:
                 changes[(before, after)] += 1
-    return Preview(len(person_ids), changes)
+                by_district[(state.district, before, after)] += 1
+    return Preview(len(person_ids), changes, by_district)
 
 
 def _with(world: World, change: Listing | Campaign) -> World:

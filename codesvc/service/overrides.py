@@ -60,10 +60,14 @@ class Proposal:
     approved_by: str | None
     approved_at: datetime | None
     event_id: str | None
+    rejected_by: str | None = None
+    rejected_at: datetime | None = None
+    rejection_reason: str | None = None
 
 
 COLUMNS = """o.override_id, o.person_id, p.person_ref, o.color, o.reason, o.until, o.status,
-    o.proposed_by, o.proposed_at, o.approved_by, o.approved_at, o.event_id::text"""
+    o.proposed_by, o.proposed_at, o.approved_by, o.approved_at, o.event_id::text,
+    o.rejected_by, o.rejected_at, o.rejection_reason"""
 
 
 def _proposal(row: asyncpg.Record) -> Proposal:
@@ -80,6 +84,9 @@ def _proposal(row: asyncpg.Record) -> Proposal:
         row["approved_by"],
         row["approved_at"],
         row["event_id"],
+        row["rejected_by"],
+        row["rejected_at"],
+        row["rejection_reason"],
     )
 
 
@@ -207,6 +214,60 @@ async def approve(
             ],
         )
         return approved
+
+
+async def reject(
+    conn: asyncpg.Connection,
+    override_id: str,
+    member: audit_log.Actor,
+    now: datetime,
+    reason: str,
+) -> Proposal:
+    """Turn a proposal down, saying why; like approval, only a member other than the
+    proposer decides on it."""
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            f"""SELECT {COLUMNS} FROM overrides o JOIN persons p USING (person_id)
+                WHERE o.override_id = $1 FOR UPDATE OF o""",
+            override_id,
+        )
+        if row is None:
+            raise OverrideNotFound("No such override proposal; list the open ones.")
+        proposal = _proposal(row)
+        if proposal.proposed_by == member.sub:
+            raise OverrideForbidden(
+                "You proposed this override; a different commission member decides on it."
+            )
+        if proposal.status != "proposed":
+            raise OverrideConflict(
+                f"This proposal was already {proposal.status}; nothing was changed."
+            )
+        row = await conn.fetchrow(
+            f"""WITH o AS (
+                    UPDATE overrides SET status = 'rejected', rejected_by = $2,
+                           rejected_at = $3, rejection_reason = $4
+                    WHERE override_id = $1 RETURNING *)
+                SELECT {COLUMNS} FROM o JOIN persons p USING (person_id)""",
+            override_id,
+            member.sub,
+            now,
+            reason,
+        )
+        rejected = _proposal(row)
+        await audit_log.append(
+            conn,
+            member,
+            now,
+            [
+                audit_log.Record(
+                    "override.reject",
+                    rejected.person_ref,
+                    rejected.override_id,
+                    {"proposed_by": rejected.proposed_by, "reason": reason},
+                )
+            ],
+        )
+        return rejected
 
 
 def _check_approvable(proposal: Proposal, member: audit_log.Actor, now: datetime) -> None:

@@ -58,3 +58,11 @@ async def reinstate_venue(
 
 async def revoked_venues(conn: asyncpg.Connection) -> set[str]:
     return {r["venue"] for r in await conn.fetch("SELECT venue FROM venue_revocations")}
+
+
+async def revocations(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """The venues refused now, newest first, with who revoked them, when and why."""
+    return await conn.fetch(
+        "SELECT venue, revoked_at, revoked_by, reason FROM venue_revocations "
+        "ORDER BY revoked_at DESC, venue"
+    )

@@ -278,3 +278,40 @@ def test_exactly_one_of_two_claims_succeeds(subs: list[str]) -> None:
     assert won is S.IN_REVIEW
     assert isinstance(lost, AppealConflict)
     assert lost.detail == "appeal is already in_review, claimed by another officer"
+
+
+@given(
+    state=st.sampled_from(list(AppealState)),
+    role=st.sampled_from(["citizen", "staff", "commission", "system", "scanner"]),
+    sub=st.sampled_from(["p_1", "p_2", "officer-1", "officer-2", "codesvc"]),
+    district=st.sampled_from([None, "310101", "310115"]),
+    appeal_district=st.sampled_from(["310101", "310115"]),
+    person_ref=st.sampled_from(["p_1", "p_2"]),
+    claimed_by=st.sampled_from([None, "officer-1", "officer-2", "p_1"]),
+)
+def test_allowed_actions_are_exactly_the_actions_advance_accepts(
+    state, role, sub, district, appeal_district, person_ref, claimed_by
+) -> None:
+    actor = Actor(role, sub, district)
+    expected = []
+    for action in dict.fromkeys(t["trigger"] for t in TRANSITIONS):
+        try:
+            advance(
+                state,
+                action,
+                actor,
+                appeal_district=appeal_district,
+                appeal_person_ref=person_ref,
+                claimed_by=claimed_by,
+            )
+        except AppealError:
+            continue
+        expected.append(action)
+    got = allowed_actions(
+        state,
+        actor,
+        appeal_district=appeal_district,
+        appeal_person_ref=person_ref,
+        claimed_by=claimed_by,
+    )
+    assert got == expected
