@@ -30,4 +30,14 @@ if [ ${#missing[@]} -gt 0 ]; then
         echo "scripts/test.sh -m 'not browser and not drill'" >&2
     fi
 fi
+# The console's screenshots (docs/console/) show Chinese: a CJK font makes it render.
+if ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "Installing a CJK font for the browser tests (apt-get install fonts-noto-cjk)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null
+    else
+        echo "Without a CJK font (fonts-noto-cjk) the screenshots show boxes for Chinese" >&2
+    fi
+fi
 .venv/bin/python -m pytest "$@"

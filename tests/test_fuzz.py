@@ -16,6 +16,7 @@ from tests.processes import clean_env, codesvc, codesvc_serve
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
 
+@pytest.mark.timeout(600)  # five roles, every route: minutes on a busy 2-core machine
 async def test_no_generated_request_gets_a_server_error(db_url, tmp_path):
     env = clean_env(
         CODESVC_DATABASE_URL=db_url,
