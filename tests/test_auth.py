@@ -123,3 +123,16 @@ def test_development_secret_is_made_once_and_kept(tmp_path):
     token = first.sign("citizen", "p_1")
     assert second.verify(token).sub == "p_1"
     assert (tmp_path / "auth.secret").stat().st_mode & 0o077 == 0
+
+
+def test_processes_starting_together_share_the_one_secret_made(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    from codesvc.tokens import read_or_create_secret
+
+    path = tmp_path / "home" / "auth.secret"
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        made = list(pool.map(read_or_create_secret, [path] * 8))
+    assert len(set(made)) == 1
+    assert path.read_bytes() == made[0]
+    assert [p.name for p in path.parent.iterdir()] == ["auth.secret"]
