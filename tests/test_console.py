@@ -376,6 +376,15 @@ async def test_the_commission_looks_up_a_person_their_audit_and_the_city_at_a_gl
     await expect(page.locator("#chain-state")).to_have_attribute("data-intact", "true")
     await expect(page.locator("#audit")).to_contain_text("commission:commissioner-li")
 
+    await page.goto(desk.url("/staff/venues"))
+    await page.fill("#revoke-venue", "cafe-42")
+    await page.fill("#revoke-reason", "扫码平板失窃")
+    await page.click("#revoke-form button[type=submit]")
+    revoked = page.locator("#revoked tr[data-venue='cafe-42']")
+    await expect(revoked).to_contain_text("扫码平板失窃")
+    await revoked.get_by_role("button", name="恢复场所 cafe-42").click()
+    await expect(revoked).to_have_count(0)
+
     await page.set_viewport_size(DESKTOP)
     await page.goto(desk.url("/staff/glance"))
     await expect(page.locator("#now-counts")).to_contain_text("全市")

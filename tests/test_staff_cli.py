@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -78,3 +79,28 @@ async def test_staff_add_prints_the_totp_uri_once_and_the_account_signs_in(db_ur
     listed = staff("list", env=env, cwd=tmp_path)
     assert "commissioner-li" in listed.stdout
     assert "(disabled)" in listed.stdout
+
+
+async def test_demo_prints_accounts_that_sign_in_and_fills_the_queues(db_url, tmp_path):
+    home = tmp_path / "home"
+    env = clean_env(CODESVC_DATABASE_URL=db_url, CODESVC_HOME=str(home))
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "codesvc", "demo", "--people", "64"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    officer = next(line for line in lines if line.strip().startswith("huangpu-wang"))
+    password = officer.split("password: ")[1].strip()
+    uri = next(line for line in lines if "otpauth://totp/codesvc:commissioner-li" in line)
+    assert "/staff" in result.stdout
+    settings = Settings(database_url=db_url, home=home, log_format="text")
+    async with TestClient(TestServer(create_app(settings))) as client:
+        resp = await client.post("/v1/session", json={"sub": "huangpu-wang", "password": password})
+        assert resp.status == 200, await resp.text()
+        queue = await (await client.get("/v1/appeals")).json()
+        assert len(queue["appeals"]) >= 1
+        assert queue["appeals"][0]["overdue"] is True  # the demo filed one a day ago
+        totp = pyotp.parse_uri(uri.split(": ", 1)[1].strip())
+        assert totp.secret
