@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from codesvc.api.pages import _serve
+from codesvc.api.pages import _PLAIN, _serve
 from codesvc.api.routing import Handler, Routes
 
 routes = Routes("pages")
@@ -32,7 +32,8 @@ PAGES = (
 
 def _page(name: str) -> Handler:
     async def page(request: web.Request) -> web.Response:
-        return _serve(request, "staff.html")
+        # By plain name, revalidated each time; its scripts are loaded by plain name too.
+        return _serve(request, _PLAIN.get("staff.html"))
 
     page.__name__ = f"console_{name}"
     return page
