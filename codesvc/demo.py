@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 
 from codesvc.identity import make_id_number
+from codesvc.schemas.events import read_item
 from codesvc.service.ingest import ingest
 from codesvc.service.listings import put_listing
 from codesvc.service.sweeper import sweep_all
@@ -76,7 +77,7 @@ async def load(
         for start in range(0, len(events), 1000):
             await ingest(
                 conn,
-                events[start : start + 1000],
+                [read_item(e) for e in events[start : start + 1000]],
                 commission,
                 id_secret=id_secret,
                 rules=rules,

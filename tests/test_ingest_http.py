@@ -78,7 +78,7 @@ async def test_each_event_gets_its_own_answer(city):
     errors = [r.get("error", "") for r in results]
     assert "different content" in errors[2]
     assert "unknown kind 'travel.departure'" in errors[3]
-    assert results[4]["errors"] == {"kind": "required"}
+    assert results[4]["errors"] == {"kind": "is required"}
     assert "negative, positive" in results[5]["errors"]["data.result"]
     assert "RFC 3339" in results[6]["errors"]["occurred_at"]
     assert "future" in errors[7]

@@ -112,7 +112,7 @@ async def test_a_scan_is_a_code_or_an_id_number(api):
     ref, number = await register(api)
     code = await code_of(api, ref)
     for body, field in (
-        ({}, "body"),
+        ({}, "code"),
         ({"code": code, "id_number": number}, "body"),
         ({"id_number": "310101199001011235"}, "id_number"),
         ({"code": 42}, "code"),

@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-import pydantic
 from aiohttp import web
 from pydantic import Field
 
 from codesvc.api.appeals import (
-    APPEAL_ID,
     AppealOut,
+    AppealPath,
     CorrectionsIn,
     ResolveIn,
     answering,
     appeal_body,
 )
 from codesvc.api.clock import now
-from codesvc.api.colours import LANG, history_body, language, status_body
+from codesvc.api.colours import LANG, history_body, language
 from codesvc.api.keys import POOL, SETTINGS, principal
-from codesvc.api.routing import Routes, json_response, parse_body
-from codesvc.api.schemas import HistoryOut, StatusOut
+from codesvc.api.routing import Routes
+from codesvc.schemas.colours import HistoryOut, StatusOut
+from codesvc.schemas.fields import Out
 from codesvc.service import appeals as service
 from codesvc.service.appeals.preview import preview_resolve
 
 routes = Routes("appeals")
 
 
-class PreviewOut(pydantic.BaseModel):
+class PreviewOut(Out):
     dry_run: bool = Field(description="always true: nothing was written")
     appeal: AppealOut = Field(description="the appeal as it would be")
     status: StatusOut | None = Field(description="the person's colour and reasons afterwards")
@@ -41,11 +41,11 @@ class PreviewOut(pydantic.BaseModel):
     roles=("staff", "commission"),
     body=ResolveIn,
     response=PreviewOut,
-    params=(APPEAL_ID, LANG),
-    errors=(403, 404, 409, 422),
+    path_params=AppealPath,
+    headers=(LANG,),
+    errors=(404, 409),
 )
-async def preview(request: web.Request) -> web.Response:
-    body = await parse_body(request, ResolveIn)
+async def preview(request: web.Request, path: AppealPath, body: ResolveIn) -> PreviewOut:
     actor = service.actor_of(principal(request))
     fixes = body.corrections or CorrectionsIn()
     at = now(request)
@@ -53,7 +53,7 @@ async def preview(request: web.Request) -> web.Response:
         async with request.app[POOL].acquire() as conn:
             found = await preview_resolve(
                 conn,
-                request.match_info["appeal_id"],
+                path.appeal_id,
                 actor,
                 outcome=body.outcome,
                 note=body.note,
@@ -62,14 +62,11 @@ async def preview(request: web.Request) -> web.Response:
                 rules=request.app[SETTINGS].rules,
             )
     ref = found.dossier.appeal.person_ref
-    return json_response(
-        {
-            "dry_run": True,
-            "appeal": appeal_body(found.dossier, actor, at),
-            "status": (
-                status_body(ref, found.status, language(request), at) if found.status else None
-            ),
-            "history": history_body(ref, found.history, at, shown=False),
-            "history_as_shown": history_body(ref, found.history, at, shown=True),
-        }
+    lang = language(request)
+    return PreviewOut(
+        dry_run=True,
+        appeal=appeal_body(found.dossier, actor, at),
+        status=StatusOut.of(ref, found.status, lang, at) if found.status else None,
+        history=history_body(ref, found.history, at, shown=False),
+        history_as_shown=history_body(ref, found.history, at, shown=True),
     )

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from codesvc.api.access import person_for
 from codesvc.api.clock import now
 from codesvc.api.keys import POOL, SETTINGS, principal
 from codesvc.api.problems import Problem, too_many
-from codesvc.api.routing import Param, Routes, json_response, parse_body, whole_number
-from codesvc.api.schemas import Strict
+from codesvc.api.routing import Routes
 from codesvc.appeals.machine import (
     OPEN,
     TERMINAL,
@@ -27,15 +25,25 @@ from codesvc.appeals.machine import (
     AppealState,
     allowed_actions,
 )
-from codesvc.appeals.rules import is_overdue
+from codesvc.appeals.rules import Category, is_overdue
+from codesvc.schemas.events import FactIn
+from codesvc.schemas.fields import (
+    IDENT,
+    PROSE,
+    Code6,
+    EventId,
+    In,
+    NamedValues,
+    Note,
+    Out,
+    QueryBool,
+    TimeOut,
+    query_int,
+)
 from codesvc.service import appeals as service
-from codesvc.state.events import format_time
 
 routes = Routes("appeals")
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-APPEAL_ID = Param("appeal_id", "path", description="the appeal's id, a_...")
-_DISTRICT = re.compile(r"^[0-9]{6}$")
 _VERBS = {
     "file": "file",
     "claim": "claim",
@@ -46,69 +54,95 @@ _VERBS = {
     "withdraw": "withdraw",
     "view": "see",
 }
+_STATES = tuple(s.value for s in AppealState)
+#: ``all``, or one or more states separated by commas
+STATES_PATTERN = "^(all|({0})(,({0}))*)$".format("|".join(_STATES))
 
 
 # --- shapes -----------------------------------------------------------------------------
 
 
-class AppealIn(Strict):
-    category: str = Field(
+class AppealPath(In):
+    appeal_id: Annotated[str, StringConstraints(pattern=IDENT)] = Field(
+        description="the appeal's id, a_..."
+    )
+
+
+class AppealIn(In):
+    category: Literal[tuple(c.value for c in Category)] = Field(  # type: ignore[valid-type]
         description="wrong_travel_record, missing_test_result, wrong_test_result or other"
     )
-    description: str = Field(description="what is wrong and why, in a sentence or two")
-    disputed_event_id: str | None = Field(
+    description: Annotated[
+        str, StringConstraints(min_length=1, max_length=10_000, pattern=PROSE)
+    ] = Field(
+        description="what is wrong and why, in a sentence or two (the configured maximum "
+        "length applies, 2000 characters by default)"
+    )
+    disputed_event_id: EventId | None = Field(
         None, description="the event_id shown with the reason for the colour"
     )
-    evidence: dict[str, Any] | None = Field(
+    evidence: NamedValues | None = Field(
         None, description="named values, e.g. lab_id and sample_id of a test never linked"
     )
 
 
-class NoteIn(Strict):
-    text: Text
+class NoteIn(In):
+    text: Note
     visibility: Literal["internal", "citizen"] = Field(
         "internal", description="internal: staff and commission only; citizen: shown to them"
     )
 
 
-class EscalateIn(Strict):
-    note: Text = Field(description="why the commission should decide this appeal")
+class EscalateIn(In):
+    note: Note = Field(description="why the commission should decide this appeal")
 
 
-class CorrectionsIn(Strict):
-    void: Annotated[list[Any], Field(max_length=100)] = Field(
+class CorrectionsIn(In):
+    void: Annotated[list[EventId], Field(max_length=100)] = Field(
         default_factory=list, description="event ids of the appellant to void"
     )
-    add: Annotated[list[dict[str, Any]], Field(max_length=100)] = Field(
+    add: Annotated[list[FactIn], Field(max_length=100)] = Field(
         default_factory=list,
-        description="events in the POST /v1/events shape; person may be left out",
+        description="facts about the appellant to add: events as POST /v1/events takes them, "
+        "without person",
     )
 
 
-class ResolveIn(Strict):
+class ResolveIn(In):
     outcome: Literal["corrected", "upheld"]
-    note: Text = Field(description="the decision explained to the citizen")
+    note: Note = Field(description="the decision explained to the citizen")
     corrections: CorrectionsIn | None = None
 
 
-class NoteOut(BaseModel):
-    at: str
+class QueueQuery(In):
+    status: Annotated[str, StringConstraints(pattern=STATES_PATTERN)] | None = Field(
+        None, description="comma-separated states, or all (default: the open ones)"
+    )
+    overdue: QueryBool | None = Field(None, description="only (or no) overdue ones")
+    district: Code6 | None = Field(None, description="the commission may pick a district")
+    limit: query_int(1, service.QUEUE_MAX) = Field(  # type: ignore[valid-type]
+        100, description=f"at most {service.QUEUE_MAX} (default 100)"
+    )
+
+
+class NoteOut(Out):
+    at: TimeOut
     text: str
     visibility: str
     by: str = Field(description="the office that wrote it")
     author: str | None = Field(None, description="staff id; not shown to citizens")
 
 
-class TransitionOut(BaseModel):
-    at: str
-    from_: str | None = Field(alias="from")
+class TransitionOut(Out):
+    at: TimeOut
+    before: str | None = Field(alias="from")
     to: str
     by: str = Field(description="the office (or the citizen, or the automatic check)")
     actor: str | None = Field(None, description="staff or member id; not shown to citizens")
     why: str | None
 
 
-class AppealOut(BaseModel):
+class AppealOut(Out):
     appeal_id: str
     person_ref: str
     status: str
@@ -119,25 +153,21 @@ class AppealOut(BaseModel):
     district: str = Field(description="the district office the appeal is routed to")
     handled_by: str = Field(description="the office deciding it now")
     claimed_by: str | None = Field(None, description="staff id; not shown to citizens")
-    filed_at: str
-    due_at: str
+    filed_at: TimeOut
+    due_at: TimeOut
     overdue: bool
-    decided_at: str | None
+    decided_at: TimeOut | None
     outcome_note: str | None
     notes: list[NoteOut]
     transitions: list[TransitionOut]
     actions: list[str] = Field(description="what the caller may do with the appeal now")
 
 
-class AppealsOut(BaseModel):
+class AppealsOut(Out):
     appeals: list[AppealOut]
 
 
 # --- views ------------------------------------------------------------------------------
-
-
-def _t(value: datetime | None) -> str | None:
-    return format_time(value) if value is not None else None
 
 
 def _office(role: str, district: str) -> str:
@@ -149,60 +179,62 @@ def _office(role: str, district: str) -> str:
     }.get(role, role)
 
 
-def appeal_body(dossier: service.Dossier, viewer: Actor, at: datetime) -> dict[str, object]:
+def appeal_body(dossier: service.Dossier, viewer: Actor, at: datetime) -> AppealOut:
     """The appeal as ``viewer`` may see it: a citizen sees offices, never an officer's name,
     and only the notes meant for them."""
     a = dossier.appeal
     citizen = viewer.role == "citizen"
-    return {
-        "appeal_id": a.appeal_id,
-        "person_ref": a.person_ref,
-        "status": a.state.value,
-        "category": a.category,
-        "description": a.description,
-        "disputed_event_id": a.disputed_event_id,
-        "evidence": dict(a.evidence),
-        "district": a.district,
-        "handled_by": _office(
+    return AppealOut(
+        appeal_id=a.appeal_id,
+        person_ref=a.person_ref,
+        status=a.state.value,
+        category=a.category,
+        description=a.description,
+        disputed_event_id=a.disputed_event_id,
+        evidence=dict(a.evidence),
+        district=a.district,
+        handled_by=_office(
             "commission" if a.state is AppealState.ESCALATED else "staff", a.district
         ),
-        "claimed_by": None if citizen else a.claimed_by,
-        "filed_at": format_time(a.filed_at),
-        "due_at": format_time(a.due_at),
-        "overdue": is_overdue(a.due_at, at, a.state),
-        "decided_at": _t(a.decided_at),
-        "outcome_note": a.outcome_note,
-        "notes": [
-            {
-                "at": format_time(n.at),
-                "text": n.text,
-                "visibility": n.visibility,
-                "by": _office(n.author_role, a.district),
-                "author": None if citizen else n.author_sub,
-            }
+        claimed_by=None if citizen else a.claimed_by,
+        filed_at=a.filed_at,
+        due_at=a.due_at,
+        overdue=is_overdue(a.due_at, at, a.state),
+        decided_at=a.decided_at,
+        outcome_note=a.outcome_note,
+        notes=[
+            NoteOut(
+                at=n.at,
+                text=n.text,
+                visibility=n.visibility,
+                by=_office(n.author_role, a.district),
+                author=None if citizen else n.author_sub,
+            )
             for n in dossier.notes
             if not citizen or n.visibility == "citizen"
         ],
-        "transitions": [
-            {
-                "at": format_time(t.at),
-                "from": t.from_state,
-                "to": t.to_state,
-                "by": _office(t.actor_role, a.district),
-                "actor": None if citizen else t.actor_sub,
-                # A citizen reads the why of decisions; internal reasoning stays inside.
-                "why": t.why if not citizen or AppealState(t.to_state) in TERMINAL else None,
-            }
+        transitions=[
+            TransitionOut.model_validate(
+                {
+                    "at": t.at,
+                    "from": t.from_state,
+                    "to": t.to_state,
+                    "by": _office(t.actor_role, a.district),
+                    "actor": None if citizen else t.actor_sub,
+                    # A citizen reads the why of decisions; internal reasoning stays inside.
+                    "why": t.why if not citizen or AppealState(t.to_state) in TERMINAL else None,
+                }
+            )
             for t in dossier.transitions
         ],
-        "actions": allowed_actions(
+        actions=allowed_actions(
             a.state,
             viewer,
             appeal_district=a.district,
             appeal_person_ref=a.person_ref,
             claimed_by=a.claimed_by,
         ),
-    }
+    )
 
 
 @contextlib.contextmanager
@@ -230,15 +262,11 @@ def answering(action: str) -> Iterator[None]:
         raise Problem(409, exc.detail) from None
 
 
-def _id(request: web.Request) -> str:
-    return request.match_info["appeal_id"]
-
-
-async def _answer(request: web.Request, appeal: service.Appeal, status: int = 200) -> web.Response:
+async def _answer(request: web.Request, appeal: service.Appeal) -> AppealOut:
     actor = service.actor_of(principal(request))
     async with request.app[POOL].acquire() as conn:
         (dossier,) = await service.dossiers(conn, [appeal])
-    return json_response(appeal_body(dossier, actor, now(request)), status)
+    return appeal_body(dossier, actor, now(request))
 
 
 # --- citizens ---------------------------------------------------------------------------
@@ -253,10 +281,9 @@ async def _answer(request: web.Request, appeal: service.Appeal, status: int = 20
     body=AppealIn,
     response=AppealOut,
     status=201,
-    errors=(404, 409, 422, 429),
+    errors=(404, 409, 429),
 )
-async def file_appeal(request: web.Request) -> web.Response:
-    body = await parse_body(request, AppealIn)
+async def file_appeal(request: web.Request, body: AppealIn) -> AppealOut:
     person = await person_for(request, principal(request).sub)
     settings = request.app[SETTINGS]
     filing = service.Filing(
@@ -272,7 +299,7 @@ async def file_appeal(request: web.Request) -> web.Response:
                 policy=service.policy(settings),
                 rules=settings.rules,
             )
-    return await _answer(request, appeal, 201)
+    return await _answer(request, appeal)
 
 
 @routes.route(
@@ -283,13 +310,13 @@ async def file_appeal(request: web.Request) -> web.Response:
     response=AppealsOut,
     errors=(404,),
 )
-async def my_appeals(request: web.Request) -> web.Response:
+async def my_appeals(request: web.Request) -> AppealsOut:
     person = await person_for(request, principal(request).sub)
     actor = service.actor_of(principal(request))
     async with request.app[POOL].acquire() as conn:
         found = await service.of_person(conn, person.person_id)
     at = now(request)
-    return json_response({"appeals": [appeal_body(d, actor, at) for d in found]})
+    return AppealsOut(appeals=[appeal_body(d, actor, at) for d in found])
 
 
 @routes.route(
@@ -298,14 +325,14 @@ async def my_appeals(request: web.Request) -> web.Response:
     summary="Withdraw my appeal before it is decided",
     roles=("citizen",),
     response=AppealOut,
-    params=(APPEAL_ID,),
-    errors=(403, 404, 409),
+    path_params=AppealPath,
+    errors=(404, 409),
 )
-async def withdraw(request: web.Request) -> web.Response:
+async def withdraw(request: web.Request, path: AppealPath) -> AppealOut:
     actor = service.actor_of(principal(request))
     with answering("withdraw"):
         async with request.app[POOL].acquire() as conn:
-            appeal = await service.withdraw(conn, _id(request), actor, now(request), None)
+            appeal = await service.withdraw(conn, path.appeal_id, actor, now(request), None)
     return await _answer(request, appeal)
 
 
@@ -318,44 +345,22 @@ async def withdraw(request: web.Request) -> web.Response:
     summary="One appeal with its notes, transitions and outcome",
     roles=("citizen", "staff", "commission"),
     response=AppealOut,
-    params=(APPEAL_ID,),
+    path_params=AppealPath,
     errors=(404,),
 )
-async def get_appeal(request: web.Request) -> web.Response:
+async def get_appeal(request: web.Request, path: AppealPath) -> AppealOut:
     actor = service.actor_of(principal(request))
     with answering("view"):
         async with request.app[POOL].acquire() as conn:
-            dossier = await service.get(conn, _id(request), actor, now(request))
-    return json_response(appeal_body(dossier, actor, now(request)))
+            dossier = await service.get(conn, path.appeal_id, actor, now(request))
+    return appeal_body(dossier, actor, now(request))
 
 
-def _queue_query(request: web.Request) -> service.QueueQuery:
-    q = request.query
-    errors: dict[str, str] = {}
-    states = OPEN
-    if "status" in q:
-        names = [s.strip() for s in q["status"].split(",") if s.strip()]
-        known = {s.value: s for s in AppealState}
-        if "all" in names:
-            states = frozenset(AppealState)
-        elif names and all(n in known for n in names):
-            states = frozenset(known[n] for n in names)
-        else:
-            errors["status"] = "one or more of " + ", ".join([*known, "all"])
-    overdue = None
-    if "overdue" in q:
-        overdue = {"true": True, "1": True, "false": False, "0": False}.get(q["overdue"].lower())
-        if overdue is None:
-            errors["overdue"] = "true or false"
-    district = q.get("district")
-    if district is not None and not _DISTRICT.match(district):
-        errors["district"] = "a 6-digit district code"
-    limit = whole_number(q.get("limit", "100"), 1, service.QUEUE_MAX)
-    if limit is None:
-        errors["limit"] = f"a whole number from 1 to {service.QUEUE_MAX}"
-    if errors or limit is None:
-        raise Problem(422, "Some query parameters are invalid; fix the ones named.", errors=errors)
-    return service.QueueQuery(states, overdue, district, limit)
+def _states(status: str | None) -> frozenset[AppealState]:
+    if status is None:
+        return OPEN
+    names = status.split(",")
+    return frozenset(AppealState) if "all" in names else frozenset(map(AppealState, names))
 
 
 @routes.route(
@@ -364,23 +369,18 @@ def _queue_query(request: web.Request) -> service.QueueQuery:
     summary="The queue: overdue first, then by due time (staff: their district only)",
     roles=("staff", "commission"),
     response=AppealsOut,
-    params=(
-        Param("status", description="comma-separated states, or all (default: the open ones)"),
-        Param("overdue", schema={"type": "boolean"}, description="only (or no) overdue ones"),
-        Param("district", description="the commission may pick a district"),
-        Param("limit", schema={"type": "integer"}, description="at most 500 (default 100)"),
-    ),
-    errors=(404, 422),
+    query=QueueQuery,
+    errors=(404,),
 )
-async def list_appeals(request: web.Request) -> web.Response:
+async def list_appeals(request: web.Request, query: QueueQuery) -> AppealsOut:
     actor = service.actor_of(principal(request))
-    query = _queue_query(request)
+    wanted = service.QueueQuery(_states(query.status), query.overdue, query.district, query.limit)
     at = now(request)
     with answering("view"):
         async with request.app[POOL].acquire() as conn:
-            found = await service.queue(conn, actor, query, at)
+            found = await service.queue(conn, actor, wanted, at)
             dossiers = await service.dossiers(conn, found)
-    return json_response({"appeals": [appeal_body(d, actor, at) for d in dossiers]})
+    return AppealsOut(appeals=[appeal_body(d, actor, at) for d in dossiers])
 
 
 # --- working an appeal ------------------------------------------------------------------
@@ -392,14 +392,14 @@ async def list_appeals(request: web.Request) -> web.Response:
     summary="Take the appeal into review; a second claim gets 409",
     roles=("staff", "commission"),
     response=AppealOut,
-    params=(APPEAL_ID,),
-    errors=(403, 404, 409),
+    path_params=AppealPath,
+    errors=(404, 409),
 )
-async def claim(request: web.Request) -> web.Response:
+async def claim(request: web.Request, path: AppealPath) -> AppealOut:
     actor = service.actor_of(principal(request))
     with answering("claim"):
         async with request.app[POOL].acquire() as conn:
-            appeal = await service.claim(conn, _id(request), actor, now(request))
+            appeal = await service.claim(conn, path.appeal_id, actor, now(request))
     return await _answer(request, appeal)
 
 
@@ -411,18 +411,17 @@ async def claim(request: web.Request) -> web.Response:
     body=NoteIn,
     response=AppealOut,
     status=201,
-    params=(APPEAL_ID,),
-    errors=(404, 422),
+    path_params=AppealPath,
+    errors=(404, 409),
 )
-async def add_note(request: web.Request) -> web.Response:
-    body = await parse_body(request, NoteIn)
+async def add_note(request: web.Request, path: AppealPath, body: NoteIn) -> AppealOut:
     actor = service.actor_of(principal(request))
     with answering("note"):
         async with request.app[POOL].acquire() as conn:
             appeal = await service.add_note(
-                conn, _id(request), actor, now(request), body.text, body.visibility
+                conn, path.appeal_id, actor, now(request), body.text, body.visibility
             )
-    return await _answer(request, appeal, 201)
+    return await _answer(request, appeal)
 
 
 @routes.route(
@@ -432,15 +431,14 @@ async def add_note(request: web.Request) -> web.Response:
     roles=("staff", "commission"),
     body=EscalateIn,
     response=AppealOut,
-    params=(APPEAL_ID,),
-    errors=(403, 404, 409, 422),
+    path_params=AppealPath,
+    errors=(404, 409),
 )
-async def escalate(request: web.Request) -> web.Response:
-    body = await parse_body(request, EscalateIn)
+async def escalate(request: web.Request, path: AppealPath, body: EscalateIn) -> AppealOut:
     actor = service.actor_of(principal(request))
     with answering("escalate"):
         async with request.app[POOL].acquire() as conn:
-            appeal = await service.escalate(conn, _id(request), actor, now(request), body.note)
+            appeal = await service.escalate(conn, path.appeal_id, actor, now(request), body.note)
     return await _answer(request, appeal)
 
 
@@ -452,11 +450,10 @@ async def escalate(request: web.Request) -> web.Response:
     roles=("staff", "commission"),
     body=ResolveIn,
     response=AppealOut,
-    params=(APPEAL_ID,),
-    errors=(403, 404, 409, 422),
+    path_params=AppealPath,
+    errors=(404, 409),
 )
-async def resolve(request: web.Request) -> web.Response:
-    body = await parse_body(request, ResolveIn)
+async def resolve(request: web.Request, path: AppealPath, body: ResolveIn) -> AppealOut:
     actor = service.actor_of(principal(request))
     fixes = body.corrections or CorrectionsIn()
     action = "correct" if body.outcome == "corrected" else "uphold"
@@ -464,7 +461,7 @@ async def resolve(request: web.Request) -> web.Response:
         async with request.app[POOL].acquire() as conn:
             appeal = await service.resolve(
                 conn,
-                _id(request),
+                path.appeal_id,
                 actor,
                 outcome=body.outcome,
                 note=body.note,

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from codesvc.api.access import person_for
 from codesvc.api.keys import POOL
-from codesvc.api.problems import Problem
-from codesvc.api.routing import BIGINT_MAX, Param, Routes, json_response, query_int
+from codesvc.api.routing import Routes
 from codesvc.audit_chain import Chained
+from codesvc.schemas.fields import BIGINT_MAX, In, Out, PersonRef, TimeOut, query_int
 from codesvc.service import audit_log
-from codesvc.state.events import format_time
 
 routes = Routes("audit")
 
@@ -21,9 +20,15 @@ routes = Routes("audit")
 PAGE_MAX = 1000
 
 
-class AuditEntryOut(BaseModel):
+class AuditQuery(In):
+    person_ref: PersonRef = Field(description="whose entries")
+    after: query_int(0, BIGINT_MAX) = Field(0, description="only entries after this seq")  # type: ignore[valid-type]
+    limit: query_int(1, PAGE_MAX) = Field(100, description=f"at most {PAGE_MAX}")  # type: ignore[valid-type]
+
+
+class AuditEntryOut(Out):
     seq: int
-    at: str
+    at: TimeOut
     actor_role: str
     actor_sub: str
     action: str
@@ -33,27 +38,27 @@ class AuditEntryOut(BaseModel):
     prev_hash: str = Field(description="hash of the entry before it in the whole chain")
     hash: str = Field(description="SHA-256 of prev_hash and the entry's canonical JSON")
 
+    @classmethod
+    def of(cls, c: Chained) -> AuditEntryOut:
+        e = c.entry
+        return cls(
+            seq=e.seq,
+            at=e.at,
+            actor_role=e.actor_role,
+            actor_sub=e.actor_sub,
+            action=e.action,
+            person_ref=e.person_ref,
+            subject=e.subject,
+            detail=dict(e.detail),
+            prev_hash=c.prev_hash,
+            hash=c.hash,
+        )
 
-class AuditOut(BaseModel):
+
+class AuditOut(Out):
     person_ref: str
     entries: list[AuditEntryOut]
     next_after: int | None = Field(description="pass as after= for the next page; null at the end")
-
-
-def _entry(c: Chained) -> dict[str, object]:
-    e = c.entry
-    return {
-        "seq": e.seq,
-        "at": format_time(e.at),
-        "actor_role": e.actor_role,
-        "actor_sub": e.actor_sub,
-        "action": e.action,
-        "person_ref": e.person_ref,
-        "subject": e.subject,
-        "detail": dict(e.detail),
-        "prev_hash": c.prev_hash,
-        "hash": c.hash,
-    }
 
 
 @routes.route(
@@ -63,26 +68,15 @@ def _entry(c: Chained) -> dict[str, object]:
     "oldest first, with their chain hashes",
     roles=("commission",),
     response=AuditOut,
-    params=(
-        Param("person_ref", required=True),
-        Param("after", schema={"type": "integer"}, description="only entries after this seq"),
-        Param("limit", schema={"type": "integer"}, description=f"at most {PAGE_MAX}"),
-    ),
-    errors=(404, 422),
+    query=AuditQuery,
+    errors=(404,),
 )
-async def audit_of_person(request: web.Request) -> web.Response:
-    ref = request.query.get("person_ref")
-    if not ref:
-        raise Problem(422, "Name the person: ?person_ref=p_...", errors={"person_ref": "required"})
-    after = query_int(request, "after", 0, 0, BIGINT_MAX)
-    limit = query_int(request, "limit", 100, 1, PAGE_MAX)
-    person = await person_for(request, ref, read="audit")
+async def audit_of_person(request: web.Request, query: AuditQuery) -> AuditOut:
+    person = await person_for(request, query.person_ref, read="audit")
     async with request.app[POOL].acquire() as conn:
-        found = await audit_log.for_person(conn, person.person_ref, after, limit)
-    return json_response(
-        {
-            "person_ref": person.person_ref,
-            "entries": [_entry(c) for c in found],
-            "next_after": found[-1].entry.seq if len(found) == limit else None,
-        }
+        found = await audit_log.for_person(conn, person.person_ref, query.after, query.limit)
+    return AuditOut(
+        person_ref=person.person_ref,
+        entries=[AuditEntryOut.of(c) for c in found],
+        next_after=found[-1].entry.seq if len(found) == query.limit else None,
     )

@@ -6,10 +6,11 @@ from aiohttp import web
 
 from codesvc.api.clock import now
 from codesvc.api.keys import METRICS, POOL, SETTINGS, principal
-from codesvc.api.routing import Routes, json_response, parse_body
-from codesvc.api.schemas import EventBatch, EventBatchDoc, EventResults, PersonIn, PersonOut
+from codesvc.api.routing import Reply, Routes
 from codesvc.api.secrets import ID_SECRET
-from codesvc.service.ingest import SENDABLE, ingest
+from codesvc.schemas.events import EventBatch, EventResult, EventResults
+from codesvc.schemas.persons import PersonIn, PersonOut
+from codesvc.service.ingest import ingest
 from codesvc.service.persons import Registration, ensure_registered
 
 routes = Routes("feeds")
@@ -18,14 +19,13 @@ routes = Routes("feeds")
 @routes.route(
     "POST",
     "/v1/persons",
-    summary="Register a person (idempotent on id_number)",
+    summary="Register a person (idempotent on id_number): 201 when new, 200 when known",
     roles=("feeder", "commission"),
     body=PersonIn,
     response=PersonOut,
-    status=201,
+    status=(201, 200),
 )
-async def register_person(request: web.Request) -> web.Response:
-    body = await parse_body(request, PersonIn)
+async def register_person(request: web.Request, body: PersonIn) -> Reply[PersonOut]:
     registration = Registration(body.id_number, body.name, body.district, body.phone)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         found, created = await ensure_registered(
@@ -33,9 +33,7 @@ async def register_person(request: web.Request) -> web.Response:
         )
     person = found[body.id_number]
     is_new = person.person_ref in created
-    return json_response(
-        {"person_ref": person.person_ref, "created": is_new}, status=201 if is_new else 200
-    )
+    return Reply(PersonOut(person_ref=person.person_ref, created=is_new), 201 if is_new else 200)
 
 
 @routes.route(
@@ -43,11 +41,10 @@ async def register_person(request: web.Request) -> web.Response:
     "/v1/events",
     summary="Send up to 1000 events; each is answered accepted, duplicate or rejected",
     roles=("feeder", "staff", "commission"),
-    body=EventBatchDoc,
+    body=EventBatch,
     response=EventResults,
 )
-async def post_events(request: web.Request) -> web.Response:
-    body = await parse_body(request, EventBatch)
+async def post_events(request: web.Request, body: EventBatch) -> EventResults:
     settings = request.app[SETTINGS]
     async with request.app[POOL].acquire() as conn:
         outcomes = await ingest(
@@ -59,8 +56,12 @@ async def post_events(request: web.Request) -> web.Response:
             now=now(request),
         )
     metrics = request.app[METRICS]
-    for raw, outcome in zip(body.events, outcomes, strict=True):
-        kind = raw.get("kind") if isinstance(raw, dict) else None
-        label = kind if isinstance(kind, str) and kind in SENDABLE["commission"] else "other"
+    for item, outcome in zip(body.events, outcomes, strict=True):
+        label = item.sent.kind if item.sent is not None else "other"
         metrics.events.labels(label, outcome.status).inc()
-    return json_response({"results": [o.json() for o in outcomes]})
+    return EventResults(
+        results=[
+            EventResult(event_id=o.event_id, status=o.status, error=o.error, errors=o.errors)
+            for o in outcomes
+        ]
+    )

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from codesvc.api.access import person_for
 from codesvc.api.clock import now
 from codesvc.api.keys import POOL, principal
-from codesvc.api.routing import (
-    BIGINT_MAX,
-    Param,
-    Routes,
-    json_response,
-    parse_body,
-    query_flag,
-    query_int,
-)
-from codesvc.api.schemas import Strict
+from codesvc.api.routing import Routes
+from codesvc.schemas.fields import BIGINT_MAX, In, Out, QueryBool, TimeOut, Whole, query_int
 from codesvc.service import notifications as service
-from codesvc.state.events import format_time
 
 routes = Routes("notifications")
 
@@ -29,26 +20,38 @@ routes = Routes("notifications")
 PAGE_MAX = 200
 
 
-class NotificationOut(BaseModel):
+NotificationKind = Literal["color_changed", "appeal_changed"]
+
+
+class NotificationOut(Out):
     notification_id: int
-    at: str
-    kind: Literal["color_changed", "appeal_changed"]
+    at: TimeOut
+    kind: NotificationKind
     detail: dict[str, Any] = Field(
         description="color_changed: before, after, since, cause; "
         "appeal_changed: appeal_id, from, to, note"
     )
-    read_at: str | None
+    read_at: TimeOut | None
 
 
-class NotificationsOut(BaseModel):
+class NotificationsOut(Out):
     notifications: list[NotificationOut]
 
 
-class MarkReadIn(Strict):
-    up_to: int = Field(description="mark this notification and every earlier one read")
+class NotificationsQuery(In):
+    unread: QueryBool = Field(False, description="only those not yet read")
+    before: query_int(1, BIGINT_MAX) | None = Field(  # type: ignore[valid-type]
+        None, description="only older than this id"
+    )
 
 
-class MarkedOut(BaseModel):
+class MarkReadIn(In):
+    up_to: Whole = Field(
+        ge=1, le=BIGINT_MAX, description="mark this notification and every earlier one read"
+    )
+
+
+class MarkedOut(Out):
     marked: int
 
 
@@ -58,37 +61,30 @@ class MarkedOut(BaseModel):
     summary="My notifications, newest first",
     roles=("citizen",),
     response=NotificationsOut,
-    params=(
-        Param("unread", schema={"type": "boolean"}, description="only those not yet read"),
-        Param("before", schema={"type": "integer"}, description="only older than this id"),
-    ),
-    errors=(404, 422),
+    query=NotificationsQuery,
+    errors=(404,),
 )
-async def my_notifications(request: web.Request) -> web.Response:
-    unread = query_flag(request, "unread")
-    before = query_int(request, "before", None, 1, BIGINT_MAX)
+async def my_notifications(request: web.Request, query: NotificationsQuery) -> NotificationsOut:
     person = await person_for(request, principal(request).sub)
     async with request.app[POOL].acquire() as conn:
         found = await service.for_person(
             conn,
             person.person_id,
-            unread=unread,
-            before=before,
+            unread=query.unread,
+            before=query.before,
             limit=PAGE_MAX,
         )
-    return json_response(
-        {
-            "notifications": [
-                {
-                    "notification_id": n.notification_id,
-                    "at": format_time(n.at),
-                    "kind": n.kind,
-                    "detail": dict(n.detail),
-                    "read_at": format_time(n.read_at) if n.read_at else None,
-                }
-                for n in found
-            ]
-        }
+    return NotificationsOut(
+        notifications=[
+            NotificationOut(
+                notification_id=n.notification_id,
+                at=n.at,
+                kind=cast(NotificationKind, n.kind),
+                detail=dict(n.detail),
+                read_at=n.read_at,
+            )
+            for n in found
+        ]
     )
 
 
@@ -99,11 +95,10 @@ async def my_notifications(request: web.Request) -> web.Response:
     roles=("citizen",),
     body=MarkReadIn,
     response=MarkedOut,
-    errors=(404, 422),
+    errors=(404,),
 )
-async def mark_read(request: web.Request) -> web.Response:
-    body = await parse_body(request, MarkReadIn)
+async def mark_read(request: web.Request, body: MarkReadIn) -> MarkedOut:
     person = await person_for(request, principal(request).sub)
     async with request.app[POOL].acquire() as conn:
         marked = await service.mark_read(conn, person.person_id, body.up_to, now(request))
-    return json_response({"marked": marked})
+    return MarkedOut(marked=marked)

@@ -1,12 +1,13 @@
-"""The OpenAPI 3.1 document, built from the declared routes so it cannot fall behind them."""
+"""The OpenAPI 3.1 document, generated from the declared routes and the models they run."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, cast
 
 import pydantic
+from pydantic.json_schema import models_json_schema
 
 from codesvc import __version__
 from codesvc.api.routing import Operation
@@ -40,17 +41,20 @@ ERROR_TEXT = {
     429: "Too many requests; see Retry-After",
     503: "Database unavailable; see Retry-After",
 }
+#: Statuses whose answers carry a Retry-After header.
+RETRY_AFTER = frozenset({429, 503})
 
 REF = "#/components/schemas/{model}"
+Mode = Literal["validation", "serialization"]
 
 
 def document(operations: Iterable[Operation]) -> dict[str, Any]:
-    schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+    ops = [op for op in operations if op.method != "HEAD"]
+    refs, schemas = _schemas(ops)
     paths: dict[str, dict[str, Any]] = {}
-    for op in operations:
-        if op.method == "HEAD":
-            continue
-        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, schemas)
+    for op in ops:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, refs, schemas)
+    schemas = _referenced(paths, {**schemas, "Problem": PROBLEM_SCHEMA})
     return {
         "openapi": "3.1.0",
         "info": {
@@ -68,35 +72,95 @@ def document(operations: Iterable[Operation]) -> dict[str, Any]:
     }
 
 
-def _schema(model: type[pydantic.BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template=REF)
-    for name, definition in schema.pop("$defs", {}).items():
-        schemas[name] = definition
-    schemas[model.__name__] = schema
-    return {"$ref": REF.format(model=model.__name__)}
+Key = tuple[type[pydantic.BaseModel], Mode]
 
 
-def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
+def _schemas(ops: list[Operation]) -> tuple[dict[Key, dict[str, Any]], dict[str, Any]]:
+    """Every model's schema, generated together so that shared parts are named once."""
+    keys: dict[Key, None] = {}
+    for op in ops:
+        for model in (op.body, op.query, op.path_params):
+            if model is not None:
+                keys[(model, "validation")] = None
+        if op.response is not None:
+            keys[(op.response, "serialization")] = None
+    refs, top = models_json_schema(list(keys), ref_template=REF)
+    return {cast(Key, key): ref for key, ref in refs.items()}, top.get("$defs", {})
+
+
+def _referenced(root: object, schemas: dict[str, Any]) -> dict[str, Any]:
+    """The schemas ``root`` refers to, directly or through each other (path and query models
+    are spelled out as parameters, so theirs are left out)."""
+    kept: dict[str, Any] = {}
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+                name = ref.rsplit("/", 1)[-1]
+                if name not in kept:
+                    kept[name] = schemas[name]
+                    pending.append(schemas[name])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return kept
+
+
+def _inline(ref: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    name = ref["$ref"].rsplit("/", 1)[-1]
+    return dict(schemas[name])
+
+
+def _parameters(
+    model: type[pydantic.BaseModel], where: str, refs: dict[Key, Any], schemas: dict[str, Any]
+) -> list[dict[str, Any]]:
+    schema = _inline(refs[(model, "validation")], schemas)
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, prop in schema.get("properties", {}).items():
+        description = prop.get("description", "")
+        prop = {k: v for k, v in prop.items() if k not in ("title", "description", "default")}
+        # An absent parameter is how a query says null.
+        branches = [b for b in prop.pop("anyOf", ()) if b != {"type": "null"}]
+        if len(branches) == 1:
+            prop.update(branches[0])
+        elif branches:
+            prop["anyOf"] = branches
+        parameters.append(
+            {
+                "name": name,
+                "in": where,
+                "required": where == "path" or name in required,
+                "schema": prop,
+                "description": description,
+            }
+        )
+    return parameters
+
+
+def _operation(op: Operation, refs: dict[Key, Any], schemas: dict[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "summary": op.summary,
         "operationId": op.handler.__name__,
         "tags": [op.tag],
     }
-    parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"{(\w+)}", op.path)
-        if not any(p.name == name for p in op.params)
-    ]
-    for p in op.params:
-        parameters.append(
-            {
-                "name": p.name,
-                "in": p.where,
-                "required": p.required or p.where == "path",
-                "schema": p.schema,
-                "description": p.description,
-            }
-        )
+    parameters: list[dict[str, Any]] = []
+    if op.path_params is not None:
+        parameters += _parameters(op.path_params, "path", refs, schemas)
+    else:
+        parameters += [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", op.path)
+        ]
+    if op.query is not None:
+        parameters += _parameters(op.query, "query", refs, schemas)
+    parameters += [
+        {"name": h.name, "in": "header", "required": False, "schema": {"type": "string"},
+         "description": h.description}
+        for h in op.headers
+    ]  # fmt: skip
     if parameters:
         doc["parameters"] = parameters
     if op.roles is not None:
@@ -105,25 +169,32 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
     if op.body is not None:
         doc["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": _schema(op.body, schemas)}},
+            "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
         }
-    ok: dict[str, Any] = {"description": "OK"}
-    if op.response is not None:
-        ok["content"] = {op.content_type: {"schema": _schema(op.response, schemas)}}
-    elif op.content_type != "application/json":
-        ok["content"] = {op.content_type: {"schema": {"type": "string"}}}
-    responses: dict[str, Any] = {str(op.status): ok}
-    codes = set(op.errors)
-    if op.body is not None:
-        codes |= {400, 413, 422}
-    if op.roles is not None:
-        codes |= {401, 403, 503}
-    for code in sorted(codes):
+    responses: dict[str, Any] = {}
+    for status in op.statuses:
+        ok: dict[str, Any] = {"description": "OK" if status < 400 else ERROR_TEXT[status]}
+        if op.response is not None:
+            ok["content"] = {"application/json": {"schema": refs[(op.response, "serialization")]}}
+        elif status == 204:
+            pass
+        else:
+            ok["content"] = {t: {"schema": _raw(t)} for t in op.content_types}
+        responses[str(status)] = ok
+    for code in sorted(op.error_statuses()):
         responses[str(code)] = {
             "description": ERROR_TEXT.get(code, "Error"),
             "content": {
                 "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}
             },
         }
-    doc["responses"] = responses
+        if code in RETRY_AFTER:
+            responses[str(code)]["headers"] = {
+                "Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}
+            }
+    doc["responses"] = dict(sorted(responses.items()))
     return doc
+
+
+def _raw(content_type: str) -> dict[str, Any]:
+    return {"type": "object"} if content_type == "application/json" else {"type": "string"}

@@ -4,33 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Literal
 
-import pydantic
+import orjson
 from aiohttp import web
+from pydantic import Field
 
 from codesvc.api.keys import METRICS, POOL, SETTINGS
-from codesvc.api.routing import Routes, json_response
+from codesvc.api.routing import Reply, Routes
 from codesvc.db import UNAVAILABLE, pending_migrations
+from codesvc.schemas.fields import Out
 
 routes = Routes("operations")
 
 OPENAPI = web.AppKey("openapi", dict)
 
 
-class Health(pydantic.BaseModel):
-    status: str
-    pid: int = pydantic.Field(description="the server process that answered (of several)")
+class Health(Out):
+    status: Literal["ok"]
+    pid: int = Field(description="the server process that answered (of several)")
 
 
-class Readiness(pydantic.BaseModel):
-    status: str
+class Readiness(Out):
+    status: Literal["ready", "migrating", "unavailable"]
     database: str
-    pending_migrations: list[str] = []
+    pending_migrations: list[str] = Field(default_factory=list)
+
+
+UNREADY = {"Retry-After": "2"}
 
 
 @routes.route("GET", "/healthz", summary="The process is alive", roles=None, response=Health)
-async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "ok", "pid": os.getpid()})
+async def healthz(request: web.Request) -> Health:
+    return Health(status="ok", pid=os.getpid())
 
 
 @routes.route(
@@ -39,9 +45,9 @@ async def healthz(request: web.Request) -> web.Response:
     summary="Ready to serve: the database answers and every migration is applied",
     roles=None,
     response=Readiness,
-    errors=(503,),
+    status=(200, 503),
 )
-async def readyz(request: web.Request) -> web.Response:
+async def readyz(request: web.Request) -> Readiness | Reply[Readiness]:
     metrics = request.app[METRICS]
     try:
         async with asyncio.timeout(2):
@@ -49,19 +55,13 @@ async def readyz(request: web.Request) -> web.Response:
                 pending = await pending_migrations(conn, request.app[SETTINGS].sql_dir)
     except UNAVAILABLE as exc:
         metrics.db_up.set(0)
-        return json_response(
-            {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"},
-            status=503,
-            headers={"Retry-After": "2"},
-        )
+        down = Readiness(status="unavailable", database=f"unreachable: {type(exc).__name__}")
+        return Reply(down, 503, UNREADY)
     metrics.db_up.set(1)
     if pending:
-        return json_response(
-            {"status": "migrating", "database": "ok", "pending_migrations": pending},
-            status=503,
-            headers={"Retry-After": "2"},
-        )
-    return json_response({"status": "ready", "database": "ok", "pending_migrations": []})
+        migrating = Readiness(status="migrating", database="ok", pending_migrations=pending)
+        return Reply(migrating, 503, UNREADY)
+    return Readiness(status="ready", database="ok", pending_migrations=[])
 
 
 @routes.route(
@@ -80,4 +80,4 @@ async def metrics(request: web.Request) -> web.Response:
 
 @routes.route("GET", "/openapi.json", summary="This API's OpenAPI 3.1 document", roles=None)
 async def openapi(request: web.Request) -> web.Response:
-    return json_response(request.app[OPENAPI])
+    return web.Response(body=orjson.dumps(request.app[OPENAPI]), content_type="application/json")

@@ -3,79 +3,85 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from codesvc.api.access import person_for
 from codesvc.api.clock import now
 from codesvc.api.keys import METRICS, POOL, SETTINGS, principal
 from codesvc.api.problems import Problem
-from codesvc.api.routing import Param, Routes, json_response, parse_body
-from codesvc.api.schemas import Strict
+from codesvc.api.routing import Routes
+from codesvc.schemas.fields import IDENT, Color, In, Out, PersonRef, Text, Time, TimeOut
 from codesvc.service import overrides as service
-from codesvc.state.colors import Color
-from codesvc.state.events import MAX_TEXT, format_time
+from codesvc.state.colors import Color as Colour
 
 routes = Routes("overrides")
 log = logging.getLogger("codesvc.overrides")
 
-OVERRIDE_ID = Param("override_id", "path", description="the proposal's id, o_...")
+
+class OverridePath(In):
+    override_id: Annotated[str, StringConstraints(pattern=IDENT)] = Field(
+        description="the proposal's id, o_..."
+    )
 
 
-class OverrideIn(Strict):
-    person_ref: str
-    color: Literal["green", "yellow", "red"]
-    reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)
-    ] = Field(description="why; shown to the citizen and to the member who approves")
-    until: AwareDatetime | None = Field(None, description="when it ends; open-ended if absent")
+class OverrideIn(In):
+    person_ref: PersonRef
+    color: Color
+    reason: Text = Field(description="why; shown to the citizen and to the member who approves")
+    until: Time | None = Field(
+        None, description="when it ends, in the future; open-ended if absent"
+    )
 
 
-class OverrideOut(BaseModel):
+OverrideState = Literal["proposed", "approved", "rejected"]
+
+
+class OverrideQuery(In):
+    status: OverrideState | None = None
+    person_ref: PersonRef | None = Field(None, description="only this person's")
+
+
+class OverrideOut(Out):
     override_id: str
     person_ref: str
-    color: str
+    color: Color
     reason: str
-    until: str | None
-    status: Literal["proposed", "approved", "rejected"]
+    until: TimeOut | None
+    status: OverrideState
     proposed_by: str
-    proposed_at: str
+    proposed_at: TimeOut
     approved_by: str | None
-    approved_at: str | None
+    approved_at: TimeOut | None
     event_id: str | None
     rejected_by: str | None = None
-    rejected_at: str | None = None
+    rejected_at: TimeOut | None = None
     rejection_reason: str | None = None
 
+    @classmethod
+    def of(cls, p: service.Proposal) -> OverrideOut:
+        return cls(
+            override_id=p.override_id,
+            person_ref=p.person_ref,
+            color=p.color.value,
+            reason=p.reason,
+            until=p.until,
+            status=cast(OverrideState, p.status),
+            proposed_by=p.proposed_by,
+            proposed_at=p.proposed_at,
+            approved_by=p.approved_by,
+            approved_at=p.approved_at,
+            event_id=p.event_id,
+            rejected_by=p.rejected_by,
+            rejected_at=p.rejected_at,
+            rejection_reason=p.rejection_reason,
+        )
 
-class OverridesOut(BaseModel):
+
+class OverridesOut(Out):
     overrides: list[OverrideOut]
-
-
-def _t(value: datetime | None) -> str | None:
-    return format_time(value) if value is not None else None
-
-
-def _body(p: service.Proposal) -> dict[str, object]:
-    return {
-        "override_id": p.override_id,
-        "person_ref": p.person_ref,
-        "color": p.color.value,
-        "reason": p.reason,
-        "until": _t(p.until),
-        "status": p.status,
-        "proposed_by": p.proposed_by,
-        "proposed_at": format_time(p.proposed_at),
-        "approved_by": p.approved_by,
-        "approved_at": _t(p.approved_at),
-        "event_id": p.event_id,
-        "rejected_by": p.rejected_by,
-        "rejected_at": _t(p.rejected_at),
-        "rejection_reason": p.rejection_reason,
-    }
 
 
 @routes.route(
@@ -87,10 +93,9 @@ def _body(p: service.Proposal) -> dict[str, object]:
     body=OverrideIn,
     response=OverrideOut,
     status=201,
-    errors=(404, 422),
+    errors=(404,),
 )
-async def propose(request: web.Request) -> web.Response:
-    body = await parse_body(request, OverrideIn)
+async def propose(request: web.Request, body: OverrideIn) -> OverrideOut:
     at = now(request)
     if body.until is not None and body.until <= at:
         raise Problem(
@@ -102,10 +107,10 @@ async def propose(request: web.Request) -> web.Response:
     member = principal(request)
     async with request.app[POOL].acquire() as conn:
         proposal, recent = await service.propose(
-            conn, person, Color(body.color), body.reason, body.until, member, at
+            conn, person, Colour(body.color), body.reason, body.until, member, at
         )
     _watch(request, member.sub, recent)
-    return json_response(_body(proposal), 201)
+    return OverrideOut.of(proposal)
 
 
 def _watch(request: web.Request, member: str, recent: int) -> None:
@@ -131,16 +136,16 @@ def _watch(request: web.Request, member: str, recent: int) -> None:
     "and office shown to the citizen",
     roles=("commission",),
     response=OverrideOut,
-    params=(OVERRIDE_ID,),
-    errors=(403, 404, 409),
+    path_params=OverridePath,
+    errors=(404, 409),
 )
-async def approve(request: web.Request) -> web.Response:
+async def approve(request: web.Request, path: OverridePath) -> OverrideOut:
     settings = request.app[SETTINGS]
     try:
         async with request.app[POOL].acquire() as conn:
             approved = await service.approve(
                 conn,
-                request.match_info["override_id"],
+                path.override_id,
                 principal(request),
                 now(request),
                 settings.rules,
@@ -152,13 +157,11 @@ async def approve(request: web.Request) -> web.Response:
         raise Problem(403, exc.detail) from None
     except service.OverrideConflict as exc:
         raise Problem(409, exc.detail) from None
-    return json_response(_body(approved))
+    return OverrideOut.of(approved)
 
 
-class RejectIn(Strict):
-    reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)
-    ] = Field(description="why; kept on the proposal and in the audit log")
+class RejectIn(In):
+    reason: Text = Field(description="why; kept on the proposal and in the audit log")
 
 
 @routes.route(
@@ -168,19 +171,14 @@ class RejectIn(Strict):
     roles=("commission",),
     body=RejectIn,
     response=OverrideOut,
-    params=(OVERRIDE_ID,),
-    errors=(403, 404, 409, 422),
+    path_params=OverridePath,
+    errors=(404, 409),
 )
-async def reject(request: web.Request) -> web.Response:
-    body = await parse_body(request, RejectIn)
+async def reject(request: web.Request, path: OverridePath, body: RejectIn) -> OverrideOut:
     try:
         async with request.app[POOL].acquire() as conn:
             rejected = await service.reject(
-                conn,
-                request.match_info["override_id"],
-                principal(request),
-                now(request),
-                body.reason,
+                conn, path.override_id, principal(request), now(request), body.reason
             )
     except service.OverrideNotFound as exc:
         raise Problem(404, exc.detail) from None
@@ -188,7 +186,7 @@ async def reject(request: web.Request) -> web.Response:
         raise Problem(403, exc.detail) from None
     except service.OverrideConflict as exc:
         raise Problem(409, exc.detail) from None
-    return json_response(_body(rejected))
+    return OverrideOut.of(rejected)
 
 
 @routes.route(
@@ -197,20 +195,9 @@ async def reject(request: web.Request) -> web.Response:
     summary="Override proposals, newest first: those awaiting approval, and those in force",
     roles=("commission",),
     response=OverridesOut,
-    params=(
-        Param("status", description="proposed, approved or rejected"),
-        Param("person_ref", description="only this person's"),
-    ),
-    errors=(422,),
+    query=OverrideQuery,
 )
-async def list_overrides(request: web.Request) -> web.Response:
-    status = request.query.get("status")
-    if status not in (None, "proposed", "approved", "rejected"):
-        raise Problem(
-            422,
-            "status must be proposed, approved or rejected.",
-            errors={"status": "proposed, approved or rejected"},
-        )
+async def list_overrides(request: web.Request, query: OverrideQuery) -> OverridesOut:
     async with request.app[POOL].acquire() as conn:
-        found = await service.listing(conn, status, request.query.get("person_ref"), 200)
-    return json_response({"overrides": [_body(p) for p in found]})
+        found = await service.listing(conn, query.status, query.person_ref, 200)
+    return OverridesOut(overrides=[OverrideOut.of(p) for p in found])

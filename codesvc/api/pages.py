@@ -9,10 +9,12 @@ gzipped, cached for a year; the pages themselves revalidate.
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import Field
 
 from codesvc.api import assets
 from codesvc.api.problems import Problem
-from codesvc.api.routing import Param, Routes
+from codesvc.api.routing import Routes
+from codesvc.schemas.fields import In
 
 routes = Routes("pages")
 
@@ -55,6 +57,10 @@ _PLAIN = {
     for a in BUNDLE.files.values()
     if "/" not in (name := a.name)
 }
+
+
+class StaticPath(In):
+    name: str = Field(description="a file name, e.g. common.3f2a9c1b7d.js")
 
 
 def _serve(request: web.Request, asset: assets.Asset | None, policy: str = POLICY) -> web.Response:
@@ -126,10 +132,9 @@ async def service_worker(request: web.Request) -> web.Response:
     "/static/{name}",
     summary="The pages' scripts, stylesheet and QR decoder; fingerprinted names are immutable",
     roles=None,
-    params=(Param("name", "path", description="a file name, e.g. common.3f2a9c1b7d.js"),),
+    path_params=StaticPath,
     errors=(404,),
-    content_type="text/javascript",
+    content_type=sorted({t.split(";")[0] for t in assets.CONTENT_TYPES.values()} - {"text/html"}),
 )
-async def static(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    return _serve(request, BUNDLE.files.get(name) or _PLAIN.get(name))
+async def static(request: web.Request, path: StaticPath) -> web.Response:
+    return _serve(request, BUNDLE.files.get(path.name) or _PLAIN.get(path.name))

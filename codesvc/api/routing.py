@@ -1,11 +1,17 @@
-"""Routes declared once: path, roles, request and response shapes feed auth and OpenAPI."""
+"""Routes declared once: who may call them, and the models of their path, query, body and answer.
+
+The declaration is what runs: a route's body, query and path parameters are read into
+the models it names before its handler is called, and its answer is serialized through
+the response model it names. The OpenAPI document is generated from the same
+declarations, so what it says is what is enforced and returned.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, overload
+from typing import Any, Generic, TypeVar, cast
 
 import orjson
 import pydantic
@@ -13,20 +19,33 @@ from aiohttp import web
 
 from codesvc.api.keys import AUTHENTICATOR, PRINCIPAL
 from codesvc.api.problems import Problem
+from codesvc.schemas.errors import field_errors, summary
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: A declared handler: the request, then ``path=``, ``query=``, ``body=`` as declared.
+Declared = Callable[..., Awaitable[Any]]
 M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 @dataclass(frozen=True)
+class Reply(Generic[M]):
+    """An answer with a status or headers other than the route's usual."""
+
+    model: M
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: compress the body when the client accepts it
+    compress: bool = False
+    #: anything else the answer needs (a cookie), done to the response before it is sent
+    then: Callable[[web.Response], None] | None = None
+
+
+@dataclass(frozen=True)
 class Param:
-    """A path or query parameter, for the OpenAPI document."""
+    """A header a route reads, for the OpenAPI document (path and query come from models)."""
 
     name: str
-    where: str = "query"
-    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
     description: str = ""
-    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,11 +57,60 @@ class Operation:
     roles: tuple[str, ...] | None
     body: type[pydantic.BaseModel] | None = None
     response: type[pydantic.BaseModel] | None = None
-    status: int = 200
-    params: tuple[Param, ...] = ()
+    statuses: tuple[int, ...] = (200,)
+    query: type[pydantic.BaseModel] | None = None
+    path_params: type[pydantic.BaseModel] | None = None
+    headers: tuple[Param, ...] = ()
     errors: tuple[int, ...] = ()
-    content_type: str = "application/json"
+    content_types: tuple[str, ...] = ("application/json",)
     tag: str = "codesvc"
+
+    @property
+    def status(self) -> int:
+        return self.statuses[0]
+
+    def error_statuses(self) -> frozenset[int]:
+        """Every status this operation answers with a problem."""
+        codes = set(self.errors)
+        if self.body is not None:
+            codes |= {400, 413, 422}
+        if self.query is not None or self.path_params is not None:
+            codes.add(422)
+        if self.roles is not None:
+            codes |= {401, 403, 503}
+        return frozenset(codes - set(self.statuses))
+
+    async def read_body(self, request: web.Request) -> pydantic.BaseModel:
+        assert self.body is not None
+        return read_body(await request.read(), self.body)
+
+    def answer(self, result: object) -> web.StreamResponse:
+        """The handler's result as the declared response: through its model, or as is for a
+        route that answers with something other than JSON."""
+        if isinstance(result, web.StreamResponse):
+            if self.response is not None:
+                raise TypeError(f"{self.path} answers {self.response.__name__}, not a raw response")
+            return result
+        reply: Reply[Any] = (
+            result if isinstance(result, Reply) else Reply(cast(pydantic.BaseModel, result))
+        )
+        status = reply.status or self.status
+        if type(reply.model) is not self.response or status not in self.statuses:
+            raise TypeError(
+                f"{self.method} {self.path} declares {self.response} with {self.statuses}; "
+                f"its handler answered {type(reply.model).__name__} with {status}"
+            )
+        response = web.Response(
+            body=self.response.__pydantic_serializer__.to_json(reply.model),
+            status=status,
+            content_type="application/json",
+            headers=reply.headers,
+        )
+        if reply.compress:
+            response.enable_compression()
+        if reply.then is not None:
+            reply.then(response)
+        return response
 
 
 #: Handlers of lean routes, which the general middleware passes straight through.
@@ -65,29 +133,35 @@ class Routes:
         roles: Sequence[str] | None,
         body: type[pydantic.BaseModel] | None = None,
         response: type[pydantic.BaseModel] | None = None,
-        status: int = 200,
-        params: Sequence[Param] = (),
+        status: int | Sequence[int] = 200,
+        query: type[pydantic.BaseModel] | None = None,
+        path_params: type[pydantic.BaseModel] | None = None,
+        headers: Sequence[Param] = (),
         errors: Sequence[int] = (),
-        content_type: str = "application/json",
+        content_type: str | Sequence[str] = "application/json",
         lean: bool = False,
-    ) -> Callable[[Handler], Handler]:
+    ) -> Callable[[Declared], Declared]:
         """Declare a route. ``roles=None`` is public; otherwise a bearer token or a
         session cookie is required.
 
-        A ``lean`` route (the door) is documented the same, but does its own authentication,
-        errors and counters, and the general middleware lets it pass untouched.
+        The handler is called as ``handler(request, path=..., query=..., body=...)`` with
+        each declared model read; it returns the response model (or a `Reply` of it), or
+        a raw response when the route declares no response model.
+
+        A ``lean`` route (the door) is documented the same, but is called with the bare
+        request: it authenticates, reads its body through its model, answers through its
+        response model and counts by itself, and the general middleware lets it pass.
         """
         allowed = tuple(roles) if roles is not None else None
+        statuses = (status,) if isinstance(status, int) else tuple(status)
+        types = (content_type,) if isinstance(content_type, str) else tuple(content_type)
 
-        def wrap(handler: Handler) -> Handler:
-            if allowed is None or lean:
-                guarded = handler
-                if lean:
-                    LEAN.add(handler)
-            else:
+        def wrap(handler: Declared) -> Declared:
+            op: Operation
 
-                @functools.wraps(handler)
-                async def guarded(request: web.Request) -> web.StreamResponse:
+            @functools.wraps(handler)
+            async def serve(request: web.Request) -> web.StreamResponse:
+                if allowed is not None:
                     caller = await request.app[AUTHENTICATOR].identify(request)
                     if caller.role not in allowed:
                         raise Problem(
@@ -96,25 +170,35 @@ class Routes:
                             f"it is for: {', '.join(allowed)}.",
                         )
                     request[PRINCIPAL] = caller
-                    return await handler(request)
+                inputs: dict[str, pydantic.BaseModel] = {}
+                if op.path_params is not None:
+                    inputs["path"] = read_params(request.match_info, op.path_params, "path")
+                if op.query is not None:
+                    inputs["query"] = read_query(request, op.query)
+                if op.body is not None:
+                    inputs["body"] = await op.read_body(request)
+                return op.answer(await handler(request, **inputs))
 
-            self.operations.append(
-                Operation(
-                    method,
-                    path,
-                    guarded,
-                    summary,
-                    allowed,
-                    body,
-                    response,
-                    status,
-                    tuple(params),
-                    tuple(errors),
-                    content_type,
-                    self.tag,
-                )
+            if lean:
+                LEAN.add(handler)
+            op = Operation(
+                method,
+                path,
+                handler if lean else serve,
+                summary,
+                allowed,
+                body,
+                response,
+                statuses,
+                query,
+                path_params,
+                tuple(headers),
+                tuple(errors),
+                types,
+                self.tag,
             )
-            return guarded
+            self.operations.append(op)
+            return handler
 
         return wrap
 
@@ -123,9 +207,8 @@ class Routes:
             app.router.add_route(op.method, op.path, op.handler)
 
 
-async def parse_body(request: web.Request, model: type[M]) -> M:
-    """Read a JSON body into ``model``: 400 if it is not JSON, 422 naming each bad field."""
-    raw = await request.read()
+def read_body(raw: bytes, model: type[M]) -> M:
+    """A JSON body as ``model``: 400 if it is not JSON, 422 naming each bad field."""
     if not raw:
         raise Problem(400, "The request needs a JSON body.")
     try:
@@ -133,75 +216,32 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     except orjson.JSONDecodeError as exc:
         raise Problem(400, f"The body is not valid JSON: {exc}.") from None
     if not isinstance(data, dict):
-        raise Problem(422, "The body must be a JSON object.")
+        raise Problem(422, "The body must be a JSON object.", errors={"body": "not an object"})
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         errors = field_errors(exc)
-        summary = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:3])
-        raise Problem(422, f"Some fields are invalid — {summary}.", errors=errors) from None
+        raise Problem(422, f"Some fields are invalid — {summary(errors)}.", errors=errors) from None
 
 
-def field_errors(exc: pydantic.ValidationError, prefix: str = "") -> dict[str, str]:
-    """One message per field path, e.g. ``{"events.3.kind": "Field required"}``."""
-    errors: dict[str, str] = {}
-    for error in exc.errors(include_url=False):
-        path = ".".join(str(part) for part in error["loc"]) or "body"
-        message = error["msg"].removeprefix("Value error, ")
-        errors.setdefault(prefix + path, message)
-    return errors
-
-
-def json_response(
-    data: object, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
-    )
-
-
-def query_flag(request: web.Request, name: str) -> bool:
-    value = request.query.get(name, "false").lower()
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no", ""):
-        return False
-    raise Problem(
-        422, f"Query parameter {name} must be true or false.", errors={name: "not a boolean"}
-    )
-
-
-#: The largest value of a PostgreSQL bigint: ids and cursors above it cannot exist.
-BIGINT_MAX = 2**63 - 1
-
-
-def whole_number(raw: str, low: int, high: int) -> int | None:
-    """``raw`` as an integer in [low, high], or None: ASCII digits only (``int`` would
-    also take "²" or "٣", and a database integer has limits)."""
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(high)):
-        return None
-    value = int(raw)
-    return value if low <= value <= high else None
-
-
-@overload
-def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int: ...
-@overload
-def query_int(
-    request: web.Request, name: str, default: None, low: int, high: int
-) -> int | None: ...
-def query_int(
-    request: web.Request, name: str, default: int | None, low: int, high: int
-) -> int | None:
-    """An integer query parameter in [low, high] (``default`` when absent), else 422."""
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    value = whole_number(raw, low, high)
-    if value is None:
+def read_query(request: web.Request, model: type[M]) -> M:
+    """The query string as ``model``; a parameter given twice is an error, not a guess."""
+    query = request.query
+    twice = sorted({name for name in query if len(query.getall(name)) > 1})
+    if twice:
         raise Problem(
             422,
-            f"{name} must be a whole number from {low} to {high}.",
-            errors={name: f"{low} to {high}"},
+            f"Give each query parameter once: {', '.join(twice)}.",
+            errors={name: "given more than once" for name in twice},
         )
-    return value
+    return read_params(query, model, "query")
+
+
+def read_params(values: Mapping[str, str], model: type[M], where: str) -> M:
+    try:
+        return model.model_validate(dict(values))
+    except pydantic.ValidationError as exc:
+        errors = field_errors(exc)
+        raise Problem(
+            422, f"Some {where} parameters are invalid — {summary(errors)}.", errors=errors
+        ) from None

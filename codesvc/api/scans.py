@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import asyncpg
 import orjson
-import pydantic
 import segno
 from aiohttp import web
-from pydantic import Field
+from pydantic import Discriminator, Field, RootModel, Tag
 
 from codesvc.api.access import person_for
 from codesvc.api.clock import CLOCK, now
@@ -21,8 +20,7 @@ from codesvc.api.keys import AUTHENTICATOR, METRICS, POOL, POOLS, SETTINGS, SWEE
 from codesvc.api.metrics import RequestStats
 from codesvc.api.middleware import find_primary, observed, problem_for, request_id_of
 from codesvc.api.problems import Problem, too_many
-from codesvc.api.routing import Routes, json_response, parse_body
-from codesvc.api.schemas import Color, IdNumber, Strict
+from codesvc.api.routing import Reply, Routes, read_body
 from codesvc.api.secrets import ID_SECRET
 from codesvc.codes import CodeRejected
 from codesvc.codes.keystore import KEYS_CHANNEL, ensure_key, load_keys
@@ -30,10 +28,11 @@ from codesvc.codes.ring import MAX_CODE, KeyRing
 from codesvc.codes.sealing import CodeSecrets, code_secret
 from codesvc.db import RECONNECT
 from codesvc.identity import id_hash
+from codesvc.schemas.errors import BRANCHES
+from codesvc.schemas.fields import Color, IdNumber, In, Out, TimeOut
 from codesvc.service import listen, stored_status, venues
 from codesvc.service.ratelimit import TokenBuckets
 from codesvc.service.recorder import Limits, Refused, Scan, ScanRecorder, Shown, no_reset
-from codesvc.state.events import format_time
 
 routes = Routes("scans")
 
@@ -46,36 +45,57 @@ SCAN_LANES = 2
 QR_MASK = 0
 
 
-class CodeOut(pydantic.BaseModel):
+class CodeOut(Out):
     code: str = Field(description="the QR payload: an ES256 JWT, valid until expires_at")
     color: Color
-    as_of: str = Field(description="when the colour in the code was computed")
-    expires_at: str
+    as_of: TimeOut = Field(description="when the colour in the code was computed")
+    expires_at: TimeOut
     kid: str = Field(description="the key that signed it; see /v1/keys")
     qr_svg: str = Field(description="the code drawn as an SVG QR code")
 
 
-class Jwks(pydantic.BaseModel):
+class Jwks(Out):
     keys: list[dict[str, str]]
 
 
-class ScanIn(Strict):
-    """Exactly one of ``code`` (scanned QR) or ``id_number`` (an id-card reader)."""
-
-    code: Annotated[str, Field(max_length=MAX_CODE)] | None = None
-    id_number: IdNumber | None = None
-
-    @pydantic.model_validator(mode="after")
-    def _one(self) -> ScanIn:
-        if (self.code is None) == (self.id_number is None):
-            raise ValueError("send exactly one of code or id_number")
-        return self
+class ScanByCode(In):
+    code: Annotated[str, Field(max_length=MAX_CODE, description="the scanned QR payload")]
 
 
-class ScanOut(pydantic.BaseModel):
+class ScanById(In):
+    id_number: IdNumber
+
+
+def _scan_branch(value: Any) -> str | None:
+    if not isinstance(value, dict) or ("code" in value and "id_number" in value):
+        return None
+    return "by id_number" if "id_number" in value else "by code"
+
+
+class ScanIn(
+    RootModel[
+        Annotated[
+            Annotated[ScanByCode, Tag("by code")] | Annotated[ScanById, Tag("by id_number")],
+            Discriminator(
+                _scan_branch,
+                custom_error_type="scan_shape",
+                custom_error_message="send exactly one of code or id_number",
+            ),
+        ]
+    ]
+):
+    """Exactly one of ``code`` (a scanned QR code) or ``id_number`` (an id-card reader)."""
+
+
+BRANCHES.update({"by code", "by id_number"})
+
+
+class ScanOut(Out):
     color: Color
     name_masked: str
-    as_of: str = Field(description="when the colour was read")
+    as_of: str = Field(
+        description="when the colour was read", json_schema_extra={"format": "date-time"}
+    )
     scan_id: str = Field(description="the durable record of this scan")
 
 
@@ -120,7 +140,7 @@ DOOR = web.AppKey("door", Door)
     response=CodeOut,
     errors=(404,),
 )
-async def my_code(request: web.Request) -> web.Response:
+async def my_code(request: web.Request) -> Reply[CodeOut]:
     person = await person_for(request, principal(request).sub)
     at = now(request)
     async with request.app[POOL].acquire() as conn:
@@ -133,21 +153,17 @@ async def my_code(request: web.Request) -> web.Response:
         person.person_id, status.color.value, at, at, request.app[SETTINGS].code_ttl
     )
     qr = segno.make(issued.code, error="m", mask=QR_MASK)
-    response = json_response(
-        {
-            "code": issued.code,
-            "color": issued.color,
-            "as_of": format_time(issued.at),
-            "expires_at": format_time(issued.expires_at),
-            "kid": issued.kid,
-            "qr_svg": qr.svg_inline(scale=4, title=f"health code: {issued.color}"),
-        },
-        headers={"Cache-Control": "no-store"},
+    answer = CodeOut(
+        code=issued.code,
+        color=cast(Color, issued.color),
+        as_of=issued.at,
+        expires_at=issued.expires_at,
+        kid=issued.kid,
+        qr_svg=qr.svg_inline(scale=4, title=f"health code: {issued.color}"),
     )
     # The QR drawing is most of it and shrinks to a fifth: on a slow phone that is the
     # difference between a code in one second and not (SPEC §9).
-    response.enable_compression()
-    return response
+    return Reply(answer, headers={"Cache-Control": "no-store"}, compress=True)
 
 
 @routes.route(
@@ -157,9 +173,9 @@ async def my_code(request: web.Request) -> web.Response:
     roles=None,
     response=Jwks,
 )
-async def public_keys(request: web.Request) -> web.Response:
+async def public_keys(request: web.Request) -> Reply[Jwks]:
     jwks = request.app[DOOR].ring.jwks(now(request), request.app[SETTINGS].code_ttl)
-    return json_response(jwks, headers={"Cache-Control": "public, max-age=60"})
+    return Reply(Jwks(keys=jwks["keys"]), headers={"Cache-Control": "public, max-age=60"})
 
 
 @routes.route(
@@ -169,7 +185,7 @@ async def public_keys(request: web.Request) -> web.Response:
     roles=("scanner",),
     body=ScanIn,
     response=ScanOut,
-    errors=(400, 404, 422, 429, 503),
+    errors=(404, 429),
     lean=True,
 )
 async def scan(request: web.Request) -> web.StreamResponse:
@@ -199,10 +215,12 @@ async def _scan(request: web.Request) -> web.Response:
     clock = time.monotonic()
     if wait := door.scans.take(venue, clock):
         raise too_many(_REFUSED["scan"].format(venue=venue), wait)
-    code = _plain_code(await request.read())
+    raw = await request.read()
+    code = _plain_code(raw)
+    body = None
     if code is None:  # not the common shape: validate in full, with per-field errors
-        body = await parse_body(request, ScanIn)
-        code = body.code
+        body = read_body(raw, ScanIn).root
+        code = body.code if isinstance(body, ScanByCode) else None
     if code is not None:
         try:
             sealed = door.ring.open(code, now(request))
@@ -210,7 +228,7 @@ async def _scan(request: web.Request) -> web.Response:
             raise Problem(422, str(exc), title="Code refused", reason=exc.reason) from None
         shown = await door.recorder.record(Scan(venue, "code", person_id=sealed.person_id))
     else:
-        assert body.id_number is not None
+        assert isinstance(body, ScanById)
         if wait := door.id_scans.take(venue, clock):
             raise too_many(_REFUSED["id_scan"].format(venue=venue), wait)
         hashed = id_hash(request.app[ID_SECRET], body.id_number)
@@ -228,17 +246,12 @@ async def _scan(request: web.Request) -> web.Response:
     assert type(shown) is Shown
     counted = door.stats.scans_shown
     counted[shown.color] = counted.get(shown.color, 0) + 1
-    return web.Response(
-        body=orjson.dumps(
-            {
-                "color": shown.color,
-                "name_masked": shown.name_masked,
-                "as_of": shown.as_of,
-                "scan_id": shown.scan_id,
-            }
-        ),
-        content_type="application/json",
+    # Built without validation (every value comes from the recorder), serialized through
+    # the documented model.
+    answer = ScanOut.model_construct(
+        color=shown.color, name_masked=shown.name_masked, as_of=shown.as_of, scan_id=shown.scan_id
     )
+    return web.Response(body=_SCAN_OUT.to_json(answer), content_type="application/json")
 
 
 #: What a door is told when the limit held across every process refuses a scan.
@@ -249,8 +262,12 @@ _REFUSED = {
 }
 
 
+_SCAN_OUT = ScanOut.__pydantic_serializer__
+
+
 def _plain_code(raw: bytes) -> str | None:
-    """The code of a body that is exactly ``{"code": "<string>"}`` (nearly every scan)."""
+    """The code of a body that is exactly ``{"code": "<string>"}`` (nearly every scan): what
+    `ScanByCode` accepts, read without building the model (a test holds the two equal)."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:

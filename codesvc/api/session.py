@@ -13,7 +13,6 @@ import logging
 from typing import Annotated
 from urllib.parse import urlsplit
 
-import pydantic
 from aiohttp import web
 from pydantic import Field, StringConstraints
 
@@ -21,11 +20,10 @@ from codesvc.api.clock import now
 from codesvc.api.colours import language
 from codesvc.api.keys import POOL, SETTINGS
 from codesvc.api.problems import Problem, too_many
-from codesvc.api.routing import Routes, json_response, parse_body
-from codesvc.api.schemas import Strict
+from codesvc.api.routing import Reply, Routes
 from codesvc.api.secrets import TOTP_SEAL
+from codesvc.schemas.fields import In, Out, TimeOut
 from codesvc.service import accounts
-from codesvc.state.events import format_time
 from codesvc.tokens import Principal
 
 log = logging.getLogger("codesvc.session")
@@ -99,7 +97,7 @@ def say(request: web.Request, key: str, **values: object) -> str:
     return (en if language(request) == "en" else zh).format(**values)
 
 
-class SignInIn(Strict):
+class SignInIn(In):
     sub: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")] = Field(
         description="the account name given by `codesvc staff add`"
     )
@@ -109,28 +107,28 @@ class SignInIn(Strict):
     )
 
 
-class SessionOut(pydantic.BaseModel):
+class SessionOut(Out):
     sub: str
     role: str
     district: str | None
     name: str
     csrf_token: str = Field(description="send as X-CSRF-Token with every change")
-    expires_at: str = Field(description="the session ends at the latest then (12 hours)")
-    idle_expires_at: str = Field(description="it ends then unless another request comes")
+    expires_at: TimeOut = Field(description="the session ends at the latest then (12 hours)")
+    idle_expires_at: TimeOut = Field(description="it ends then unless another request comes")
     idle_timeout_seconds: int
 
 
-def _body(session_id: str, session: accounts.Session) -> dict[str, object]:
-    return {
-        "sub": session.sub,
-        "role": session.role,
-        "district": session.district,
-        "name": session.name,
-        "csrf_token": accounts.csrf_token(session_id),
-        "expires_at": format_time(session.expires_at),
-        "idle_expires_at": format_time(session.ends_at),
-        "idle_timeout_seconds": int(accounts.IDLE.total_seconds()),
-    }
+def _body(session_id: str, session: accounts.Session) -> SessionOut:
+    return SessionOut(
+        sub=session.sub,
+        role=session.role,
+        district=session.district,
+        name=session.name,
+        csrf_token=accounts.csrf_token(session_id),
+        expires_at=session.expires_at,
+        idle_expires_at=session.ends_at,
+        idle_timeout_seconds=int(accounts.IDLE.total_seconds()),
+    )
 
 
 def _secure(request: web.Request) -> bool:
@@ -183,10 +181,9 @@ def _signed_in(request: web.Request) -> tuple[str, accounts.Session]:
     roles=None,
     body=SignInIn,
     response=SessionOut,
-    errors=(401, 422, 429),
+    errors=(401, 429),
 )
-async def sign_in(request: web.Request) -> web.Response:
-    body = await parse_body(request, SignInIn)
+async def sign_in(request: web.Request, body: SignInIn) -> Reply[SessionOut]:
     at = now(request)
     async with request.app[POOL].acquire() as conn:
         result = await accounts.sign_in(
@@ -208,16 +205,14 @@ async def sign_in(request: web.Request) -> web.Response:
         if result.why == "otp":
             raise Problem(401, say(request, "otp"), otp_required=True)
         raise Problem(401, say(request, "wrong"))
-    response = json_response(_body(result.session_id, result.session))
-    response.set_cookie(
-        COOKIE,
-        result.session_id,
-        path="/",
-        httponly=True,
-        samesite="Strict",
-        secure=_secure(request),
-    )
-    return response
+    session_id, secure = result.session_id, _secure(request)
+
+    def set_cookie(response: web.Response) -> None:
+        response.set_cookie(
+            COOKIE, session_id, path="/", httponly=True, samesite="Strict", secure=secure
+        )
+
+    return Reply(_body(session_id, result.session), then=set_cookie)
 
 
 @routes.route(
@@ -228,9 +223,9 @@ async def sign_in(request: web.Request) -> web.Response:
     response=SessionOut,
     errors=(404,),
 )
-async def current(request: web.Request) -> web.Response:
+async def current(request: web.Request) -> SessionOut:
     session_id, session = _signed_in(request)
-    return json_response(_body(session_id, session))
+    return _body(session_id, session)
 
 
 @routes.route(

@@ -5,13 +5,11 @@ Staff get their own district's figures only; the commission any district or the 
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
-import pydantic
 from aiohttp import web
 from pydantic import Field
 
@@ -19,46 +17,72 @@ from codesvc.api.clock import now
 from codesvc.api.colours import language
 from codesvc.api.keys import POOL, principal
 from codesvc.api.problems import Problem
-from codesvc.api.routing import Param, Routes, json_response
+from codesvc.api.routing import Routes
+from codesvc.schemas.fields import Code6, In, Out, Time, TimeOut
 from codesvc.service import stats
 from codesvc.state.events import format_time
 
 routes = Routes("stats")
 
 CITY = ZoneInfo("Asia/Shanghai")
-_DISTRICT = re.compile(r"[0-9]{6}")
 #: The chart's default window: the last 30 days.
 DEFAULT_DAYS = 30
 
-DISTRICT = Param("district", description="a 6-digit district (staff: theirs, the default)")
-BY = Param("by", description="district: also each district's figures (commission)")
-WINDOW = (
-    Param("from", description="RFC 3339; default: midnight in the city 30 days ago"),
-    Param("to", description="RFC 3339; default: now (always the last step)"),
-    Param("step", description="day (default) or hour"),
-)
+
+class ScopeQuery(In):
+    district: Code6 | None = Field(
+        None, description="a 6-digit district (staff: theirs, the default)"
+    )
+    by: Literal["district"] | None = Field(
+        None, description="district: also each district's figures (commission)"
+    )
 
 
-class ColorStepOut(pydantic.BaseModel):
-    at: str
+class WindowQuery(In):
+    district: Code6 | None = Field(
+        None, description="a 6-digit district (staff: theirs, the default)"
+    )
+    since: Time | None = Field(
+        None, alias="from", description="RFC 3339; default: midnight in the city 30 days ago"
+    )
+    until: Time | None = Field(
+        None, alias="to", description="RFC 3339; default: now (always the last step)"
+    )
+    step: Literal["day", "hour"] = Field("day", description="day (default) or hour")
+
+
+class ColorsQuery(WindowQuery):
+    by: Literal["district"] | None = Field(
+        None, description="district: also each district's figures (commission)"
+    )
+
+
+class ChartQuery(WindowQuery):
+    lang: Literal["en", "zh"] | None = Field(None, description="en, or zh (the default)")
+
+
+class ColorStepOut(Out):
+    at: TimeOut
     green: int
     yellow: int
     red: int
 
 
-class DistrictColors(pydantic.BaseModel):
+class DistrictColors(Out):
     district: str
     steps: list[ColorStepOut]
 
 
-class ColorsOut(pydantic.BaseModel):
+class ColorsOut(Out):
     district: str | None = Field(description="null: the whole city")
     step: str
     steps: list[ColorStepOut] = Field(description="people shown each colour at each instant")
-    districts: list[DistrictColors] | None = Field(None, description="with by=district")
+    districts: list[DistrictColors] | None = Field(
+        None, description="with by=district", exclude_if=lambda value: value is None
+    )
 
 
-class AppealFiguresOut(pydantic.BaseModel):
+class AppealFiguresOut(Out):
     district: str | None
     filed: int
     decided: int = Field(description="corrected or upheld")
@@ -66,53 +90,42 @@ class AppealFiguresOut(pydantic.BaseModel):
     overdue: int
     median_hours_to_decision: float | None
 
+    @classmethod
+    def of(cls, f: stats.AppealFigures) -> AppealFiguresOut:
+        return cls(
+            district=f.district,
+            filed=f.filed,
+            decided=f.decided,
+            open=f.open,
+            overdue=f.overdue,
+            median_hours_to_decision=f.median_hours_to_decision,
+        )
+
 
 class AppealStatsOut(AppealFiguresOut):
-    districts: list[AppealFiguresOut] | None = Field(None, description="with by=district")
+    districts: list[AppealFiguresOut] | None = Field(
+        None, description="with by=district", exclude_if=lambda value: value is None
+    )
 
 
-def _scope(request: web.Request) -> tuple[str | None, bool]:
-    """The district asked for (staff: always theirs) and whether per district."""
+def _scope(request: web.Request, district: str | None, by: str | None) -> str | None:
+    """The district asked for (staff: always theirs)."""
     caller = principal(request)
-    district = request.query.get("district") or None
-    by = request.query.get("by")
-    if by not in (None, "district"):
-        raise Problem(422, "by must be district.", errors={"by": "district"})
-    if district is not None and not _DISTRICT.fullmatch(district):
-        raise Problem(422, "district must be a 6-digit code.", errors={"district": "6 digits"})
     if caller.role == "staff":
         if district not in (None, caller.district) or by:
             raise Problem(
                 403, f"Staff see the figures of their own district ({caller.district}) only."
             )
         district = caller.district
-    return district, by == "district"
+    return district
 
 
-def _time(request: web.Request, name: str, default: datetime) -> datetime:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None or "\0" in raw:
-        raise Problem(
-            422, f"{name} must be an RFC 3339 time with an offset.", errors={name: "RFC 3339"}
-        )
-    return value
-
-
-def _window(request: web.Request) -> tuple[str, list[datetime]]:
+def _window(request: web.Request, query: WindowQuery) -> list[datetime]:
     at = now(request)
-    step_name = request.query.get("step", "day")
-    step = stats.STEPS.get(step_name)
-    if step is None:
-        raise Problem(422, "step must be day or hour.", errors={"step": "day or hour"})
+    step = stats.STEPS[query.step]
     midnight = datetime.combine(at.astimezone(CITY).date(), time(), CITY)
-    start = _time(request, "from", midnight - timedelta(days=DEFAULT_DAYS))
-    end = min(_time(request, "to", at), at)
+    start = query.since or midnight - timedelta(days=DEFAULT_DAYS)
+    end = min(query.until or at, at)
     if start > end:
         raise Problem(422, "from must not be after to (or now).", errors={"from": "after to"})
     ats = stats.instants(start, end, step)
@@ -124,21 +137,21 @@ def _window(request: web.Request) -> tuple[str, list[datetime]]:
         )
     if ats[-1] < end:
         ats.append(end)  # the last step is always the end: "now" by default
-    return step_name, ats
+    return ats
 
 
-def _steps(steps: list[stats.ColorStep]) -> list[dict[str, Any]]:
-    return [
-        {"at": format_time(s.at), "green": s.green, "yellow": s.yellow, "red": s.red} for s in steps
-    ]
+def _steps(steps: list[stats.ColorStep]) -> list[ColorStepOut]:
+    return [ColorStepOut(at=s.at, green=s.green, yellow=s.yellow, red=s.red) for s in steps]
 
 
-async def _colors(request: web.Request) -> tuple[str | None, str, dict[str | None, Any]]:
-    district, by = _scope(request)
-    step, ats = _window(request)
+async def _colors(
+    request: web.Request, query: WindowQuery, by: str | None
+) -> tuple[str | None, dict[str | None, Any]]:
+    district = _scope(request, query.district, by)
+    ats = _window(request, query)
     async with request.app[POOL].acquire() as conn:
-        found = await stats.colors(conn, district, ats, now(request), by_district=by)
-    return district, step, found
+        found = await stats.colors(conn, district, ats, now(request), by_district=by is not None)
+    return district, found
 
 
 @routes.route(
@@ -148,17 +161,18 @@ async def _colors(request: web.Request) -> tuple[str | None, str, dict[str | Non
     "the city or a district",
     roles=("staff", "commission"),
     response=ColorsOut,
-    params=(DISTRICT, *WINDOW, BY),
-    errors=(403, 422),
+    query=ColorsQuery,
 )
-async def color_stats(request: web.Request) -> web.Response:
-    district, step, found = await _colors(request)
-    body: dict[str, Any] = {"district": district, "step": step, "steps": _steps(found[None])}
-    if len(found) > 1 or request.query.get("by"):
-        body["districts"] = [
-            {"district": d, "steps": _steps(s)} for d, s in found.items() if d is not None
+async def color_stats(request: web.Request, query: ColorsQuery) -> ColorsOut:
+    district, found = await _colors(request, query, query.by)
+    districts = None
+    if len(found) > 1 or query.by:
+        districts = [
+            DistrictColors(district=d, steps=_steps(s)) for d, s in found.items() if d is not None
         ]
-    return json_response(body)
+    return ColorsOut(
+        district=district, step=query.step, steps=_steps(found[None]), districts=districts
+    )
 
 
 @routes.route(
@@ -166,13 +180,12 @@ async def color_stats(request: web.Request) -> web.Response:
     "/v1/stats/colors.svg",
     summary="The same figures drawn as a chart (SVG), for a page to show",
     roles=("staff", "commission"),
-    params=(DISTRICT, *WINDOW, Param("lang", description="en, or zh (the default)")),
-    errors=(403, 422),
+    query=ChartQuery,
     content_type="image/svg+xml",
 )
-async def color_chart(request: web.Request) -> web.Response:
-    district, _, found = await _colors(request)
-    lang = request.query.get("lang") or language(request)
+async def color_chart(request: web.Request, query: ChartQuery) -> web.Response:
+    district, found = await _colors(request, query, None)
+    lang = query.lang or language(request)
     svg = chart(found[None], district, "en" if lang == "en" else "zh")
     return web.Response(
         text=svg,
@@ -187,28 +200,17 @@ async def color_chart(request: web.Request) -> web.Response:
     summary="Appeals filed, decided, open and overdue, and the median hours to a decision",
     roles=("staff", "commission"),
     response=AppealStatsOut,
-    params=(DISTRICT, BY),
-    errors=(403, 422),
+    query=ScopeQuery,
 )
-async def appeal_stats(request: web.Request) -> web.Response:
-    district, by = _scope(request)
+async def appeal_stats(request: web.Request, query: ScopeQuery) -> AppealStatsOut:
+    district = _scope(request, query.district, query.by)
+    by = query.by is not None
     async with request.app[POOL].acquire() as conn:
         total, *each = await stats.appeals(conn, district, now(request), by_district=by)
-    body: dict[str, Any] = _figures(total)
-    if by:
-        body["districts"] = [_figures(f) for f in each]
-    return json_response(body)
-
-
-def _figures(f: stats.AppealFigures) -> dict[str, Any]:
-    return {
-        "district": f.district,
-        "filed": f.filed,
-        "decided": f.decided,
-        "open": f.open,
-        "overdue": f.overdue,
-        "median_hours_to_decision": f.median_hours_to_decision,
-    }
+    return AppealStatsOut(
+        **AppealFiguresOut.of(total).model_dump(),
+        districts=[AppealFiguresOut.of(f) for f in each] if by else None,
+    )
 
 
 # --- the chart --------------------------------------------------------------------------

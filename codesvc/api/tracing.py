@@ -2,70 +2,103 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
 
-import pydantic
 from aiohttp import web
+from pydantic import Field, PlainValidator, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from codesvc.api.access import person_for
 from codesvc.api.clock import now
+from codesvc.api.colours import PersonPath
 from codesvc.api.keys import POOL, SETTINGS, principal
 from codesvc.api.problems import Problem
-from codesvc.api.routing import Param, Routes, json_response, query_int
+from codesvc.api.routing import Routes
+from codesvc.api.venues import VenuePath
+from codesvc.schemas.fields import UUID, In, Out, Time, TimeOut, query_int
 from codesvc.service import audit_log, tracing
-from codesvc.state.events import format_time, parse_time
 
 routes = Routes("tracing")
 
 #: Most scans one page returns.
 PAGE_MAX = 5000
+#: A page cursor: microseconds since 1970, a dot, the last scan's id.
+CURSOR = "^[0-9]{1,17}\\." + UUID[1:]
 
 
-class ScanRecordOut(pydantic.BaseModel):
+DAY = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _day(value: object) -> date:
+    if isinstance(value, str) and re.fullmatch(DAY, value):
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(value)
+    raise PydanticCustomError("date_parsing", "name the day as YYYY-MM-DD, e.g. 2022-04-01")
+
+
+Day = Annotated[
+    date,
+    PlainValidator(
+        _day,
+        json_schema_input_type=Annotated[
+            str, StringConstraints(pattern=DAY), Field(json_schema_extra={"format": "date"})
+        ],
+    ),
+]
+
+
+class PersonScansQuery(In):
+    since: Time | None = Field(
+        None, alias="from", description="RFC 3339; default: the scan retention ago"
+    )
+    until: Time | None = Field(None, alias="to", description="RFC 3339; default: now")
+    limit: query_int(1, PAGE_MAX) = Field(1000, description=f"at most {PAGE_MAX}")  # type: ignore[valid-type]
+
+
+class VenueScansQuery(In):
+    day: Day = Field(description="YYYY-MM-DD in the city's calendar")
+    after: Annotated[str, StringConstraints(pattern=CURSOR)] | None = Field(
+        None, description="next_after of the page before"
+    )
+    limit: query_int(1, PAGE_MAX) = Field(1000, description=f"at most {PAGE_MAX}")  # type: ignore[valid-type]
+
+
+class ScanRecordOut(Out):
     scan_id: str
     venue: str
     person_ref: str
-    scanned_at: str
-    color: str = pydantic.Field(description="the colour the door was shown")
-    method: str = pydantic.Field(description="code or id_number")
+    scanned_at: TimeOut
+    color: str = Field(description="the colour the door was shown")
+    method: str = Field(description="code or id_number")
+
+    @classmethod
+    def of(cls, record: tracing.ScanRecord) -> ScanRecordOut:
+        return cls(
+            scan_id=record.scan_id,
+            venue=record.venue,
+            person_ref=record.person_ref,
+            scanned_at=record.scanned_at,
+            color=record.color,
+            method=record.method,
+        )
 
 
-class PersonScansOut(pydantic.BaseModel):
+class PersonScansOut(Out):
     person_ref: str
-    since: str
-    until: str
+    since: TimeOut
+    until: TimeOut
     scans: list[ScanRecordOut]
 
 
-class VenueScansOut(pydantic.BaseModel):
+class VenueScansOut(Out):
     venue: str
     day: str
     scans: list[ScanRecordOut]
-    next_after: str | None = pydantic.Field(
-        description="pass as after= for the next page; null at the end"
-    )
-
-
-def _out(record: tracing.ScanRecord) -> dict[str, str]:
-    return {
-        "scan_id": record.scan_id,
-        "venue": record.venue,
-        "person_ref": record.person_ref,
-        "scanned_at": format_time(record.scanned_at),
-        "color": record.color,
-        "method": record.method,
-    }
-
-
-def _time(request: web.Request, name: str, default: datetime) -> datetime:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        return parse_time(raw)
-    except ValueError as exc:
-        raise Problem(422, f"Query parameter {name} {exc}.", errors={name: str(exc)}) from None
+    next_after: str | None = Field(description="pass as after= for the next page; null at the end")
 
 
 @routes.route(
@@ -74,32 +107,27 @@ def _time(request: web.Request, name: str, default: datetime) -> datetime:
     summary="Where a person was scanned (contact tracing), oldest first; audited",
     roles=("staff", "commission"),
     response=PersonScansOut,
-    params=(
-        Param("person_ref", "path", required=True),
-        Param("from", description="RFC 3339; default: the scan retention ago"),
-        Param("to", description="RFC 3339; default: now"),
-        Param("limit", schema={"type": "integer"}, description=f"at most {PAGE_MAX}"),
-    ),
-    errors=(404, 422),
+    path_params=PersonPath,
+    query=PersonScansQuery,
+    errors=(404,),
 )
-async def person_scans(request: web.Request) -> web.Response:
+async def person_scans(
+    request: web.Request, path: PersonPath, query: PersonScansQuery
+) -> PersonScansOut:
     at = now(request)
     retention = timedelta(days=request.app[SETTINGS].scan_retention_days)
-    since = _time(request, "from", at - retention)
-    until = _time(request, "to", at)
-    limit = query_int(request, "limit", 1000, 1, PAGE_MAX)
+    since = query.since or at - retention
+    until = query.until or at
     if until <= since:
         raise Problem(422, "from must be before to.", errors={"to": "not after from"})
-    person = await person_for(request, request.match_info["person_ref"], read="scans")
+    person = await person_for(request, path.person_ref, read="scans")
     async with request.app[POOL].acquire() as conn:
-        found = await tracing.person_scans(conn, person.person_id, since, until, limit)
-    return json_response(
-        {
-            "person_ref": person.person_ref,
-            "since": format_time(since),
-            "until": format_time(until),
-            "scans": [_out(r) for r in found],
-        }
+        found = await tracing.person_scans(conn, person.person_id, since, until, query.limit)
+    return PersonScansOut(
+        person_ref=person.person_ref,
+        since=since,
+        until=until,
+        scans=[ScanRecordOut.of(r) for r in found],
     )
 
 
@@ -109,39 +137,28 @@ async def person_scans(request: web.Request) -> web.Response:
     summary="Who was scanned at a venue on a day of the city's calendar (contact tracing); audited",
     roles=("commission",),
     response=VenueScansOut,
-    params=(
-        Param("venue_id", "path", required=True),
-        Param("day", required=True, description="YYYY-MM-DD in the city's calendar"),
-        Param("after", description="next_after of the page before"),
-        Param("limit", schema={"type": "integer"}, description=f"at most {PAGE_MAX}"),
-    ),
-    errors=(422,),
+    path_params=VenuePath,
+    query=VenueScansQuery,
 )
-async def venue_scans(request: web.Request) -> web.Response:
-    venue = request.match_info["venue_id"]
-    if "\x00" in venue or len(venue) > 200:
-        raise Problem(422, "That is not a venue id.", errors={"venue_id": "not a venue id"})
-    try:
-        day = date.fromisoformat(request.query.get("day", ""))
-    except ValueError:
-        raise Problem(
-            422, "Name the day as YYYY-MM-DD, e.g. 2022-04-01.", errors={"day": "not a date"}
-        ) from None
-    after = _cursor(request.query.get("after"))
-    limit = query_int(request, "limit", 1000, 1, PAGE_MAX)
+async def venue_scans(
+    request: web.Request, path: VenuePath, query: VenueScansQuery
+) -> VenueScansOut:
+    venue = path.venue_id
+    after = _cursor(query.after)
+    limit = query.limit
     async with request.app[POOL].acquire() as conn:
         async with conn.transaction():
-            entry = audit_log.Record("venue.scans.read", None, venue, {"day": day.isoformat()})
+            entry = audit_log.Record(
+                "venue.scans.read", None, venue, {"day": query.day.isoformat()}
+            )
             await audit_log.append(conn, principal(request), now(request), [entry])
-        found = await tracing.venue_scans(conn, venue, day, after, limit)
+        found = await tracing.venue_scans(conn, venue, query.day, after, limit)
     last = found[-1] if len(found) == limit else None
-    return json_response(
-        {
-            "venue": venue,
-            "day": day.isoformat(),
-            "scans": [_out(r) for r in found],
-            "next_after": _next_after(last) if last else None,
-        }
+    return VenueScansOut(
+        venue=venue,
+        day=query.day.isoformat(),
+        scans=[ScanRecordOut.of(r) for r in found],
+        next_after=_next_after(last) if last else None,
     )
 
 
@@ -154,14 +171,13 @@ def _next_after(last: tracing.ScanRecord) -> str:
 
 
 def _cursor(raw: str | None) -> tuple[datetime, str] | None:
+    """A cursor the query model let through (digits, a dot, a UUID) as a time and an id."""
     if raw is None:
         return None
     micros, _, scan_id = raw.partition(".")
     try:
-        if not (micros.isascii() and micros.isdigit()) or len(micros) > 17:
-            raise ValueError(raw)
         return _EPOCH + timedelta(microseconds=int(micros)), str(uuid.UUID(scan_id))
-    except ValueError:
+    except OverflowError:
         raise Problem(
             422, "after must be the next_after of a page.", errors={"after": "not a cursor"}
         ) from None

@@ -4,31 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import pydantic
 from aiohttp import web
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from codesvc.api.clock import now
 from codesvc.api.keys import AUTHENTICATOR, POOL, principal
 from codesvc.api.problems import Problem
-from codesvc.api.routing import Param, Routes, json_response, parse_body
-from codesvc.api.schemas import Strict
+from codesvc.api.routing import Routes
+from codesvc.schemas.fields import LINE, PROSE, In, Out, TimeOut
 from codesvc.service import venues
-from codesvc.state.events import format_time
 
 routes = Routes("venues")
 
-VENUE = Param("venue_id", "path", required=True, description="the venue: a scanner token's sub")
+
+class VenuePath(In):
+    venue_id: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=LINE)] = Field(
+        description="the venue: a scanner token's sub"
+    )
 
 
-class RevokeIn(Strict):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+class RevokeIn(In):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=PROSE)]
 
 
-class VenueOut(pydantic.BaseModel):
+class VenueOut(Out):
     venue: str
     revoked: bool
-    revoked_at: str | None = None
+    revoked_at: TimeOut | None = None
 
 
 @routes.route(
@@ -38,29 +40,27 @@ class VenueOut(pydantic.BaseModel):
     roles=("commission",),
     body=RevokeIn,
     response=VenueOut,
-    params=(VENUE,),
-    errors=(422,),
+    path_params=VenuePath,
 )
-async def revoke(request: web.Request) -> web.Response:
-    venue = request.match_info["venue_id"]
-    body = await parse_body(request, RevokeIn)
+async def revoke(request: web.Request, path: VenuePath, body: RevokeIn) -> VenueOut:
+    venue = path.venue_id
     async with request.app[POOL].acquire() as conn:
         revoked_at = await venues.revoke_venue(
             conn, venue, principal(request), body.reason, now(request)
         )
     # At once here; the other instances hear of it by NOTIFY within milliseconds.
     request.app[AUTHENTICATOR].revoke("scanner", venue)
-    return json_response({"venue": venue, "revoked": True, "revoked_at": format_time(revoked_at)})
+    return VenueOut(venue=venue, revoked=True, revoked_at=revoked_at)
 
 
-class RevocationOut(pydantic.BaseModel):
+class RevocationOut(Out):
     venue: str
-    revoked_at: str
+    revoked_at: TimeOut
     revoked_by: str
     reason: str
 
 
-class RevocationsOut(pydantic.BaseModel):
+class RevocationsOut(Out):
     revoked: list[RevocationOut]
 
 
@@ -71,21 +71,19 @@ class RevocationsOut(pydantic.BaseModel):
     roles=("commission",),
     response=RevocationsOut,
 )
-async def revoked(request: web.Request) -> web.Response:
+async def revoked(request: web.Request) -> RevocationsOut:
     async with request.app[POOL].acquire() as conn:
         rows = await venues.revocations(conn)
-    return json_response(
-        {
-            "revoked": [
-                {
-                    "venue": r["venue"],
-                    "revoked_at": format_time(r["revoked_at"]),
-                    "revoked_by": r["revoked_by"],
-                    "reason": r["reason"],
-                }
-                for r in rows
-            ]
-        }
+    return RevocationsOut(
+        revoked=[
+            RevocationOut(
+                venue=r["venue"],
+                revoked_at=r["revoked_at"],
+                revoked_by=r["revoked_by"],
+                reason=r["reason"],
+            )
+            for r in rows
+        ]
     )
 
 
@@ -95,13 +93,13 @@ async def revoked(request: web.Request) -> web.Response:
     summary="Accept a revoked venue's tokens again",
     roles=("commission",),
     response=VenueOut,
-    params=(VENUE,),
+    path_params=VenuePath,
     errors=(404,),
 )
-async def reinstate(request: web.Request) -> web.Response:
-    venue = request.match_info["venue_id"]
+async def reinstate(request: web.Request, path: VenuePath) -> VenueOut:
+    venue = path.venue_id
     async with request.app[POOL].acquire() as conn:
         if not await venues.reinstate_venue(conn, venue, principal(request), now(request)):
             raise Problem(404, f"Venue {venue} is not revoked; there is nothing to reinstate.")
     request.app[AUTHENTICATOR].reinstate("scanner", venue)
-    return json_response({"venue": venue, "revoked": False, "revoked_at": None})
+    return VenueOut(venue=venue, revoked=False, revoked_at=None)

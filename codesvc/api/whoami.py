@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pydantic
 from aiohttp import web
 
 from codesvc.api.keys import principal
-from codesvc.api.routing import Routes, json_response
+from codesvc.api.routing import Routes
+from codesvc.schemas.fields import Out, TimeOut
 from codesvc.tokens import ROLES
 
 routes = Routes("auth")
 
 
-class WhoAmI(pydantic.BaseModel):
+class WhoAmI(Out):
     role: str
     sub: str
     district: str | None
-    expires_at: str
+    expires_at: TimeOut
 
 
 @routes.route(
@@ -28,9 +28,7 @@ class WhoAmI(pydantic.BaseModel):
     roles=ROLES,
     response=WhoAmI,
 )
-async def whoami(request: web.Request) -> web.Response:
+async def whoami(request: web.Request) -> WhoAmI:
     caller = principal(request)
-    expires = datetime.fromtimestamp(caller.expires_at, UTC).isoformat()
-    return json_response(
-        {"role": caller.role, "sub": caller.sub, "district": caller.district, "expires_at": expires}
-    )
+    expires = datetime.fromtimestamp(caller.expires_at, UTC)
+    return WhoAmI(role=caller.role, sub=caller.sub, district=caller.district, expires_at=expires)

@@ -7,69 +7,34 @@ answer is sent.
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Literal
 
 import asyncpg
-import orjson
 
-from codesvc.identity import (
-    normalize_id_number,
-    normalize_phone,
-    validate_id_number,
-    validate_phone,
-)
+from codesvc.schemas.events import Item, LabRecordEvent, PersonByRef
 from codesvc.service import stored_status
+from codesvc.service.events import Checked, Rejected, as_sent_by, digest
+from codesvc.service.events import check as check_event
 from codesvc.service.persons import Person, Registration, by_refs, ensure_registered
-from codesvc.state.events import (
-    Correction,
-    Event,
-    EventInvalid,
-    event_data,
-    format_time,
-    parse_event,
-)
+from codesvc.state.events import Correction, Event, event_data
 from codesvc.state.person import PersonState, apply
 from codesvc.state.rules import Rules
 from codesvc.tokens import Principal
 
-#: Which kinds each role may send. Overrides come only from approved proposals.
-SENDABLE: Mapping[str, frozenset[str]] = {
-    "feeder": frozenset({"travel.arrival", "test.result", "contact.designated", "case.discharged"}),
-    "staff": frozenset({"travel.arrival", "contact.designated", "case.discharged"}),
-    "commission": frozenset(
-        {"travel.arrival", "test.result", "contact.designated", "case.discharged", "correction"}
-    ),
-}
-#: An event may claim to have happened at most this far in the future (clock skew).
-FUTURE_TOLERANCE = timedelta(minutes=5)
 #: Held by every writer of events; a listing or campaign change takes it exclusively, so
 #: it sees every arrival committed before it and every batch after it sees the change.
 WORLD_LOCK = 0x636F6465_0002
-
-EVENT_KEYS = frozenset({"event_id", "kind", "occurred_at", "person", "data"})
-PERSON_KEYS = frozenset({"person_ref", "id_number", "name", "district", "phone"})
-_DISTRICT = re.compile(r"^[0-9]{6}$")
 
 
 @dataclass
 class Outcome:
     event_id: str | None
-    status: str = "accepted"
+    status: Literal["accepted", "duplicate", "rejected"] = "accepted"
     error: str | None = None
     errors: dict[str, str] | None = None
-
-    def json(self) -> dict[str, object]:
-        out: dict[str, object] = {"event_id": self.event_id, "status": self.status}
-        if self.error:
-            out["error"] = self.error
-        if self.errors:
-            out["errors"] = self.errors
-        return out
 
 
 @dataclass
@@ -77,151 +42,41 @@ class Candidate:
     """A well-formed event waiting for its person to be found and for storage."""
 
     index: int
-    event: Event
-    data: dict[str, object]
-    digest: bytes
+    checked: Checked
     person_ref: str | None = None
     registration: Registration | None = None
     person: Person | None = None
     unlinked: bool = False
 
-
-class Rejected(Exception):
-    def __init__(self, error: str, errors: Mapping[str, str] | None = None) -> None:
-        super().__init__(error)
-        self.error = error
-        self.errors = dict(errors) if errors else None
+    @property
+    def event(self) -> Event:
+        return self.checked.event
 
 
-def digest(kind: str, occurred_at: datetime, data: Mapping[str, object]) -> bytes:
-    """What makes two sendings of one event the same event."""
-    canonical = {"kind": kind, "occurred_at": format_time(occurred_at), "data": data}
-    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).digest()
-
-
-def check(raw: object, index: int, sender: Principal, now: datetime) -> Candidate:
-    """Everything that can be said about one event without the database."""
-    raw = _shape(raw)
-    kind = raw["kind"]
-    allowed = SENDABLE.get(sender.role, frozenset())
-    if isinstance(kind, str) and kind not in allowed and kind in _all_kinds():
-        raise Rejected(_not_allowed(sender.role, kind), {"kind": "not allowed for this sender"})
-    data = dict(raw.get("data", {}))
-    person = raw.get("person")
-    lab_identity = _lab_identity(data) if kind == "test.result" and person is None else {}
-    if kind == "travel.arrival" and sender.district:
-        reported = data.setdefault("reporting_district", sender.district)
-        if reported != sender.district:
-            raise Rejected(
-                f"a sender of district {sender.district} may report arrivals only for it",
-                {"data.reporting_district": f"must be {sender.district}"},
-            )
-    try:
-        event = parse_event(raw["event_id"], kind, raw["occurred_at"], data)
-    except EventInvalid as exc:
-        raise Rejected("invalid event: " + str(exc), exc.errors) from None
-    if event.occurred_at > now + FUTURE_TOLERANCE:
-        raise Rejected(
-            f"occurred_at {raw['occurred_at']} is in the future; events report what has happened",
-            {"occurred_at": "more than 5 minutes in the future"},
-        )
-    stored = event_data(event) | lab_identity
-    candidate = Candidate(index, event, stored, digest(kind, event.occurred_at, stored))
-    if lab_identity:
-        candidate.unlinked = True
+def accept(item: Item, index: int, sender: Principal, now: datetime) -> Candidate:
+    """Everything that can be said about one validated event without the database."""
+    sent = item.sent
+    if sent is None:
+        raise Rejected(item.error or "invalid event", item.errors)
+    event = as_sent_by(sender, sent.fact())
+    if isinstance(sent, LabRecordEvent):
+        lab = {"name": sent.data.name, "phone": sent.data.phone}
+        return Candidate(index, check_event(event, now, lab), unlinked=True)
+    candidate = Candidate(index, check_event(event, now))
+    person = sent.person
+    if isinstance(person, PersonByRef):
+        candidate.person_ref = person.person_ref
     else:
-        _find_person(candidate, person)
+        number = person.id_number
+        candidate.registration = Registration(
+            number, person.name or "", person.district or number[:6], person.phone
+        )
     return candidate
-
-
-def _shape(raw: object) -> dict[str, Any]:
-    """The envelope: an object with the known keys, the required ones present."""
-    if not isinstance(raw, dict):
-        raise Rejected("each event must be a JSON object")
-    unknown = sorted(set(raw) - EVENT_KEYS)
-    if unknown:
-        raise Rejected(
-            f"unknown field(s) {', '.join(unknown)}; an event has {', '.join(sorted(EVENT_KEYS))}",
-            {k: "unknown field" for k in unknown},
-        )
-    errors = {key: "required" for key in ("event_id", "kind", "occurred_at") if key not in raw}
-    if not isinstance(raw.get("data", {}), dict):
-        errors["data"] = "must be an object"
-    if errors:
-        raise Rejected("missing or malformed field(s): " + ", ".join(errors), errors)
-    return raw
-
-
-def _all_kinds() -> frozenset[str]:
-    return frozenset().union(*SENDABLE.values()) | {"override"}
-
-
-def _not_allowed(role: str, kind: str) -> str:
-    if kind == "override":
-        return (
-            "override events are never sent: a commission member proposes one at "
-            "/v1/overrides and another approves it"
-        )
-    if kind == "correction":
-        return "corrections come from resolved appeals and the commission, not from a " + role
-    return f"a {role} may not send {kind} events"
-
-
-def _lab_identity(data: dict[str, object]) -> dict[str, object]:
-    """A lab result with no person: keep the name and phone the lab wrote down."""
-    name, phone = data.pop("name", None), data.pop("phone", None)
-    errors = {}
-    if not isinstance(name, str) or not name.strip():
-        errors["data.name"] = "required when the result has no person: the name the lab recorded"
-    phone_error = validate_phone(phone) if isinstance(phone, str) else "required"
-    if phone_error:
-        errors["data.phone"] = phone_error
-    if errors:
-        raise Rejected(
-            "a result without a person must carry the name and phone the lab recorded", errors
-        )
-    return {"name": str(name).strip(), "phone": normalize_phone(str(phone))}
-
-
-def _find_person(candidate: Candidate, person: object) -> None:
-    if not isinstance(person, dict):
-        raise Rejected(
-            'person is required: {"person_ref": ...} or {"id_number": ...}',
-            {"person": "required"},
-        )
-    unknown = sorted(set(person) - PERSON_KEYS)
-    if unknown:
-        raise Rejected(f"unknown person field(s) {', '.join(unknown)}")
-    ref, id_number = person.get("person_ref"), person.get("id_number")
-    if (ref is None) == (id_number is None):
-        raise Rejected(
-            "person needs exactly one of person_ref and id_number", {"person": "ambiguous"}
-        )
-    if ref is not None:
-        if not isinstance(ref, str):
-            raise Rejected("person.person_ref must be a string", {"person.person_ref": "string"})
-        candidate.person_ref = ref
-        return
-    problem = validate_id_number(id_number) if isinstance(id_number, str) else "must be a string"
-    if problem:
-        raise Rejected(f"person.id_number {problem}", {"person.id_number": problem})
-    assert isinstance(id_number, str)
-    number = normalize_id_number(id_number)
-    district = person.get("district") or number[:6]
-    name = person.get("name") or ""
-    phone = person.get("phone")
-    if not isinstance(district, str) or not _DISTRICT.match(district):
-        raise Rejected("person.district must be a 6-digit code", {"person.district": "6 digits"})
-    if not isinstance(name, str):
-        raise Rejected("person.name must be a string", {"person.name": "string"})
-    if phone is not None and (not isinstance(phone, str) or validate_phone(phone)):
-        raise Rejected("person.phone is not a mainland mobile number", {"person.phone": "invalid"})
-    candidate.registration = Registration(number, name.strip(), district, normalize_phone(phone))
 
 
 async def ingest(
     conn: asyncpg.Connection,
-    raw_events: Sequence[object],
+    items: Sequence[Item],
     sender: Principal,
     *,
     id_secret: bytes,
@@ -232,12 +87,11 @@ async def ingest(
     outcomes: list[Outcome] = []
     candidates: list[Candidate] = []
     seen: dict[str, Candidate] = {}
-    for index, raw in enumerate(raw_events):
-        event_id = raw.get("event_id") if isinstance(raw, dict) else None
-        outcome = Outcome(event_id if isinstance(event_id, str) else None)
+    for index, item in enumerate(items):
+        outcome = Outcome(item.event_id)
         outcomes.append(outcome)
         try:
-            candidate = check(raw, index, sender, now)
+            candidate = accept(item, index, sender, now)
         except Rejected as exc:
             outcome.status, outcome.error, outcome.errors = "rejected", exc.error, exc.errors
             continue
@@ -262,7 +116,7 @@ async def ingest(
 
 
 def _same_twice(outcome: Outcome, first: Candidate, again: Candidate) -> None:
-    if first.digest == again.digest:
+    if first.checked.digest == again.checked.digest:
         outcome.status = "duplicate"
     else:
         outcome.status = "rejected"
@@ -315,8 +169,8 @@ async def _store(
         [c.person.person_id if c.person else None for c in candidates],
         [c.event.kind for c in candidates],
         [c.event.occurred_at for c in candidates],
-        [c.data for c in candidates],
-        [c.digest for c in candidates],
+        [c.checked.data for c in candidates],
+        [c.checked.digest for c in candidates],
         f"{sender.role}:{sender.sub}",
     )
     fresh = {r["event_id"] for r in inserted}
@@ -334,7 +188,7 @@ async def _store(
                 c.person.person_id if c.person else None
             )
             outcome = outcomes[c.index]
-            if bytes(row["digest"]) == c.digest and same_person:
+            if bytes(row["digest"]) == c.checked.digest and same_person:
                 outcome.status = "duplicate"
             else:
                 outcome.status = "rejected"

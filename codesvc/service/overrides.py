@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -18,7 +18,7 @@ from codesvc.service import audit_log, stored_status
 from codesvc.service.ingest import WORLD_LOCK, append_for
 from codesvc.service.persons import Person
 from codesvc.state.colors import Color
-from codesvc.state.events import format_time, parse_event
+from codesvc.state.events import Override, format_time
 from codesvc.state.person import PersonState, apply
 from codesvc.state.rules import Rules
 
@@ -163,17 +163,14 @@ async def approve(
             )
         proposal = _proposal(row)
         _check_approvable(proposal, member, now)
-        event = parse_event(
+        event = Override(
             str(uuid.uuid4()),
-            "override",
-            now,
-            {
-                "color": proposal.color.value,
-                "reason": proposal.reason,
-                "office": office,
-                "override_id": proposal.override_id,
-                "until": proposal.until,
-            },
+            now.astimezone(UTC),
+            proposal.color,
+            proposal.reason,
+            office,
+            proposal.override_id,
+            proposal.until.astimezone(UTC) if proposal.until else None,
         )
         await append_for(conn, proposal.person_id, [event], f"override:{proposal.override_id}")
         locked = await stored_status.lock(conn, [proposal.person_id])

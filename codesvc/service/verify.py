@@ -15,7 +15,7 @@ import asyncpg
 
 from codesvc.service import stored_status
 from codesvc.state.colors import Color
-from codesvc.state.events import parse_event
+from codesvc.state.events import from_stored
 from codesvc.state.person import PersonState, replay
 from codesvc.state.rules import Rules
 from codesvc.state.status import Interval
@@ -64,7 +64,7 @@ async def verify(conn: asyncpg.Connection, rules: Rules, now: datetime) -> Repor
                 r["registered_at"],
                 r["district"],
                 (
-                    parse_event(e["event_id"], e["kind"], e["occurred_at"], _facts(e["data"]))
+                    from_stored(e["event_id"], e["kind"], e["occurred_at"], e["data"])
                     for e in by_person.get(r["person_id"], [])
                 ),
             )
@@ -77,11 +77,6 @@ async def verify(conn: asyncpg.Connection, rules: Rules, now: datetime) -> Repor
                 report, r, replayed[r["person_id"]], history.get(r["person_id"], []), world, now
             )
     return report
-
-
-def _facts(data: dict[str, object]) -> dict[str, object]:
-    """Stored data minus what a lab wrote down about an unlinked result's person."""
-    return {k: v for k, v in data.items() if k not in ("name", "phone")}
 
 
 def _compare(

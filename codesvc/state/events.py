@@ -1,13 +1,14 @@
-"""The facts that move a code: one frozen dataclass per event kind, and their wire form.
+"""The facts that move a code: one frozen dataclass per event kind, and their stored form.
 
-Events are appended and never edited. `parse_event` is the one door in: it validates
-every field and says, per field, what a sender has to fix. `event_data` is its inverse.
+Events are appended and never edited. What a sender sends is validated by the wire models
+(`codesvc.schemas.events`), which build these; `event_data` is what is stored, and
+`from_stored` rebuilds an event from it.
 """
 
 import re
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
@@ -16,9 +17,6 @@ from codesvc.state.colors import Color
 Source = Literal["itinerary", "district_report", "self_report"]
 TestOutcome = Literal["negative", "positive"]
 ContactLevel = Literal["close", "secondary"]
-
-#: longest free text accepted in an identifier or reason field
-MAX_TEXT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +97,11 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
     cls.kind: cls
     for cls in (TravelArrival, TestResult, ContactDesignated, CaseDischarged, Correction, Override)
 }
-
-
-class EventInvalid(ValueError):
-    """An event that cannot be accepted; `errors` maps a field path to what is wrong with it."""
-
-    def __init__(self, errors: Mapping[str, str]) -> None:
-        self.errors = dict(errors)
-        super().__init__("; ".join(f"{path}: {message}" for path, message in self.errors.items()))
+#: per kind, the fields of its `data` (all but `event_id` and `occurred_at`), in order
+DATA_FIELDS: Mapping[str, tuple[str, ...]] = {
+    kind: tuple(f.name for f in fields(cls) if f.name not in ("event_id", "occurred_at"))
+    for kind, cls in EVENT_TYPES.items()
+}
 
 
 def sort_key(event: Event) -> tuple[datetime, str]:
@@ -120,7 +115,6 @@ _RFC3339 = re.compile(
 )
 _TIME_MESSAGE = "must be an RFC 3339 time with an offset, e.g. 2022-02-08T10:00:00+08:00"
 _UUID_MESSAGE = "must be a UUID, e.g. 6f1c2a4e-0d6b-4c8e-9a51-1f7b3c2d9e80"
-_CODE = re.compile(r"[0-9]{6}")
 
 
 def parse_time(value: object) -> datetime:
@@ -160,137 +154,10 @@ def parse_event_id(value: object) -> str:
         raise ValueError(_UUID_MESSAGE) from None
 
 
-Check = Callable[[object], Any]
-
-
-def _choice(*options: str) -> Check:
-    def check(value: object) -> object:
-        if not isinstance(value, str) or value not in options:
-            raise ValueError(f"must be one of {', '.join(options)}")
-        return value
-
-    return check
-
-
-def _code(value: object) -> str:
-    if not isinstance(value, str) or not _CODE.fullmatch(value):
-        raise ValueError("must be a 6-digit administrative division code, e.g. 310101")
-    return value
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
-        raise ValueError(f"must be a non-empty string of at most {MAX_TEXT} characters")
-    return value
-
-
-def _color(value: object) -> Color:
-    if not isinstance(value, str) or value not in {c.value for c in Color}:
-        raise ValueError(f"must be one of {', '.join(c.value for c in Color)}")
-    return Color(value)
-
-
-def _voids(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple) or not value:
-        raise ValueError("must be a non-empty list of event ids (UUIDs)")
-    ids: dict[str, None] = {}
-    for index, item in enumerate(value):
-        try:
-            ids[parse_event_id(item)] = None
-        except ValueError as error:
-            raise ValueError(f"item {index} {error}") from None
-    return tuple(ids)
-
-
-#: per kind: field name -> (required, check). Optional fields may be absent or null.
-_SCHEMAS: Mapping[str, Mapping[str, tuple[bool, Check]]] = {
-    "travel.arrival": {
-        "area_code": (True, _code),
-        "source": (True, _choice("itinerary", "district_report", "self_report")),
-        "reporting_district": (False, _code),
-    },
-    "test.result": {
-        "result": (True, _choice("negative", "positive")),
-        "lab_id": (True, _text),
-        "sample_id": (True, _text),
-    },
-    "contact.designated": {
-        "level": (True, _choice("close", "secondary")),
-        "case_ref": (True, _text),
-    },
-    "case.discharged": {"case_ref": (True, _text)},
-    "correction": {
-        "voids": (True, _voids),
-        "reason": (True, _text),
-        "appeal_id": (False, _text),
-    },
-    "override": {
-        "color": (True, _color),
-        "until": (False, parse_time),
-        "reason": (True, _text),
-        "office": (True, _text),
-        "override_id": (True, _text),
-    },
-}
-
-
-def _check(errors: dict[str, str], path: str, check: Check, value: object) -> Any:
-    try:
-        return check(value)
-    except ValueError as error:
-        errors[path] = str(error)
-        return None
-
-
-def _parse_data(kind: str, data: object, errors: dict[str, str]) -> dict[str, Any]:
-    if not isinstance(data, Mapping):
-        errors["data"] = "must be an object"
-        return {}
-    schema = _SCHEMAS[kind]
-    values: dict[str, Any] = {}
-    for name, (required, check) in schema.items():
-        value = data.get(name)
-        if value is None:
-            if required:
-                errors[f"data.{name}"] = "is required"
-            continue
-        values[name] = _check(errors, f"data.{name}", check, value)
-    for name in data:
-        if name not in schema:
-            errors[f"data.{name}"] = f"unknown field; expected one of {', '.join(schema)}"
-    return values
-
-
-def parse_event(
-    event_id: str, kind: str, occurred_at: str | datetime, data: Mapping[str, object]
-) -> Event:
-    """A validated event in canonical form (lowercase UUIDs, UTC times).
-
-    Raises `EventInvalid` listing every problem at once, keyed by field path, so that a
-    sender fixes a batch in one round; unknown data fields are errors, since a misspelt
-    optional field would otherwise be dropped without a word.
-    """
-    errors: dict[str, str] = {}
-    canonical_id = _check(errors, "event_id", parse_event_id, event_id)
-    at = _check(errors, "occurred_at", parse_time, occurred_at)
-    if not isinstance(kind, str) or kind not in _SCHEMAS:
-        errors["kind"] = f"unknown kind {kind!r}; expected one of {', '.join(sorted(_SCHEMAS))}"
-        raise EventInvalid(errors)
-    values = _parse_data(kind, data, errors)
-    until = values.get("until")
-    if at is not None and until is not None and until <= at:
-        errors["data.until"] = "must be after occurred_at"
-    if canonical_id is not None and canonical_id in (values.get("voids") or ()):
-        errors["data.voids"] = "a correction cannot void itself"
-    if errors:
-        raise EventInvalid(errors)
-    return EVENT_TYPES[kind](event_id=canonical_id, occurred_at=at, **values)
-
-
 def event_data(event: Event) -> dict[str, object]:
-    """The JSON-ready `data` of an event: what `parse_event` takes back unchanged."""
+    """The JSON-ready `data` of an event, as stored: what `from_stored` takes back."""
     data: dict[str, object] = {}
-    for name in _SCHEMAS[event.kind]:
+    for name in DATA_FIELDS[event.kind]:
         value = getattr(event, name)
         if value is None:
             continue
@@ -302,3 +169,25 @@ def event_data(event: Event) -> dict[str, object]:
             value = list(value)
         data[name] = value
     return data
+
+
+def from_stored(
+    event_id: str, kind: str, occurred_at: datetime | str, data: Mapping[str, Any]
+) -> Event:
+    """An event as `event_data` stored it, rebuilt without validating it again.
+
+    Everything stored was validated when it was accepted (or made by the service itself),
+    and this runs for every event of every person replayed, so it only converts. Keys that
+    are not the kind's fields (what a lab wrote down about an unlinked result) are left out.
+    """
+    values = {name: data[name] for name in DATA_FIELDS[kind] if data.get(name) is not None}
+    if "until" in values:
+        values["until"] = datetime.fromisoformat(values["until"])
+    if "color" in values:
+        values["color"] = Color(values["color"])
+    if "voids" in values:
+        values["voids"] = tuple(values["voids"])
+    if isinstance(occurred_at, str):
+        occurred_at = datetime.fromisoformat(occurred_at)
+    event: Event = EVENT_TYPES[kind](event_id=event_id, occurred_at=occurred_at, **values)
+    return event

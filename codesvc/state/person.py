@@ -11,13 +11,12 @@ from datetime import datetime
 from functools import reduce
 from typing import Any
 
-from codesvc.state.colors import Color
 from codesvc.state.events import (
-    EVENT_TYPES,
     Correction,
     Event,
     event_data,
     format_time,
+    from_stored,
     parse_time,
     sort_key,
 )
@@ -122,15 +121,4 @@ def from_json(value: Mapping[str, object]) -> PersonState:
 
 
 def _event_from_json(item: Mapping[str, Any]) -> Event:
-    data = dict(item["data"])
-    if "until" in data:
-        data["until"] = datetime.fromisoformat(data["until"])
-    if "color" in data:
-        data["color"] = Color(data["color"])
-    if "voids" in data:
-        data["voids"] = tuple(data["voids"])
-    event_type: Any = EVENT_TYPES[item["kind"]]
-    event: Event = event_type(
-        event_id=item["event_id"], occurred_at=datetime.fromisoformat(item["occurred_at"]), **data
-    )
-    return event
+    return from_stored(item["event_id"], item["kind"], item["occurred_at"], item["data"])

@@ -28,8 +28,8 @@ from codesvc.state import (
     evaluate,
     event_data,
     from_json,
+    from_stored,
     origin,
-    parse_event,
     reconcile,
     record,
     replay,
@@ -202,7 +202,7 @@ def test_state_and_events_round_trip_through_json(person: Person, data: st.DataO
     assert from_json(json.loads(json.dumps(to_json(state)))) == state
     for event in person[2]:
         assert (
-            parse_event(event.event_id, event.kind, event.occurred_at, event_data(event)) == event
+            from_stored(event.event_id, event.kind, event.occurred_at, event_data(event)) == event
         )
 
 

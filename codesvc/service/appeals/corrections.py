@@ -1,27 +1,27 @@
 """What a `corrected` decision writes: a correction voiding events, and events added.
 
-Each is checked as ingestion checks what a feed sends, carries the appeal as its
-provenance, and is taken into the person's facts in the decision's transaction.
+Added events are facts about the appellant, validated by the same models and checked by
+the same rule (`codesvc.service.events.check`) as what a feed sends; each carries the
+appeal as its provenance and is taken into the person's facts in the decision's
+transaction.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 
+from codesvc.schemas.events import Fact
+from codesvc.schemas.fields import MAX_TEXT
 from codesvc.service import stored_status
 from codesvc.service.appeals.rows import Appeal, AppealInvalid, Corrections
-from codesvc.service.ingest import Candidate, Rejected, check
-from codesvc.state.events import MAX_TEXT, Event, parse_event, parse_event_id
+from codesvc.service.events import Checked, Rejected, check
+from codesvc.state.events import Correction, Event
 from codesvc.state.person import PersonState, apply
 from codesvc.state.rules import Rules
-from codesvc.tokens import Principal
-
-#: What an appeal's correction may add: facts, never corrections or overrides.
-ADDABLE = frozenset({"travel.arrival", "test.result", "contact.designated", "case.discharged"})
 
 #: Kinds an appeal may not void: an override ends only by another override (four eyes).
 UNVOIDABLE = frozenset({"correction", "override"})
@@ -38,7 +38,7 @@ async def events_for(
         )
     errors: dict[str, str] = {}
     voids = await _voids(conn, appeal, corrections.void, errors)
-    added = await _additions(conn, appeal, corrections.add, now, errors)
+    added = await _additions(conn, corrections.add, now, errors)
     if errors:
         summary = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:3])
         raise AppealInvalid(f"The corrections cannot be written — {summary}.", errors)
@@ -47,26 +47,17 @@ async def events_for(
         reason = note.strip()
         if len(reason) > MAX_TEXT:
             reason = reason[: MAX_TEXT - 1] + "…"
-        events.append(
-            parse_event(
-                str(uuid.uuid4()),
-                "correction",
-                now,
-                {"voids": voids, "reason": reason, "appeal_id": appeal.appeal_id},
-            )
-        )
+        at = now.astimezone(UTC)
+        events.append(Correction(str(uuid.uuid4()), at, tuple(voids), reason, appeal.appeal_id))
     return events
 
 
 async def _voids(
-    conn: asyncpg.Connection, appeal: Appeal, raw: Sequence[object], errors: dict[str, str]
+    conn: asyncpg.Connection, appeal: Appeal, given: Sequence[str], errors: dict[str, str]
 ) -> list[str]:
     ids: dict[str, int] = {}
-    for index, value in enumerate(raw):
-        try:
-            ids.setdefault(parse_event_id(value), index)
-        except ValueError as exc:
-            errors[f"corrections.void.{index}"] = str(exc)
+    for index, event_id in enumerate(given):
+        ids.setdefault(event_id, index)
     rows = await conn.fetch(
         "SELECT event_id::text, person_id, kind FROM events WHERE event_id = ANY($1::uuid[])",
         list(ids),
@@ -86,44 +77,27 @@ async def _voids(
 
 
 async def _additions(
-    conn: asyncpg.Connection,
-    appeal: Appeal,
-    raw: Sequence[object],
-    now: datetime,
-    errors: dict[str, str],
-) -> list[Candidate]:
-    """Added events in the POST /v1/events shape, checked by ingestion's own rules."""
-    # Checked as the commission's would be (any kind of fact), then limited to ADDABLE.
-    checker = Principal("commission", f"appeal:{appeal.appeal_id}", None, 0.0)
-    added: list[Candidate] = []
-    for index, item in enumerate(raw):
-        where = f"corrections.add.{index}"
-        if isinstance(item, dict) and item.get("person") is None:
-            item = {**item, "person": {"person_ref": appeal.person_ref}}
+    conn: asyncpg.Connection, facts: Sequence[Fact], now: datetime, errors: dict[str, str]
+) -> list[Checked]:
+    """The added facts, each checked as any sender's event is."""
+    added: dict[int, Checked] = {}
+    for index, fact in enumerate(facts):
         try:
-            candidate = check(item, index, checker, now)
+            added[index] = check(fact.fact(), now)
         except Rejected as exc:
+            where = f"corrections.add.{index}"
             errors[where] = exc.error
             errors.update({f"{where}.{k}": v for k, v in (exc.errors or {}).items()})
-            continue
-        if candidate.event.kind not in ADDABLE:
-            errors[f"{where}.kind"] = (
-                "add facts only; to remove an event, list it in corrections.void"
-            )
-        elif candidate.person_ref != appeal.person_ref:
-            errors[f"{where}.person"] = "an added event is the appellant's; leave person out"
-        else:
-            added.append(candidate)
-    ids = [c.event.event_id for c in added]
+    ids = [c.event.event_id for c in added.values()]
     if len(set(ids)) != len(ids):
         errors["corrections.add"] = "each added event needs its own event_id"
     taken = await conn.fetch(
         "SELECT event_id::text FROM events WHERE event_id = ANY($1::uuid[])", ids
     )
     for row in taken:
-        index = next(c.index for c in added if c.event.event_id == row["event_id"])
+        index = next(i for i, c in added.items() if c.event.event_id == row["event_id"])
         errors[f"corrections.add.{index}.event_id"] = "already used; choose a new UUID"
-    return added
+    return list(added.values())
 
 
 async def recompute(

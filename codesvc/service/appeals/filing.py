@@ -26,7 +26,7 @@ from codesvc.service.appeals.rows import (
 )
 from codesvc.service.ingest import WORLD_LOCK
 from codesvc.service.persons import Person
-from codesvc.state.events import format_time, parse_event, parse_event_id
+from codesvc.state.events import format_time, from_stored, parse_event_id
 from codesvc.state.rules import Rules
 
 
@@ -170,15 +170,7 @@ async def _try_link(
         person.person_id,
         [r["event_id"] for r in found],
     )
-    events = [
-        parse_event(
-            r["event_id"],
-            r["kind"],
-            r["occurred_at"],
-            {k: v for k, v in r["data"].items() if k not in ("name", "phone")},
-        )
-        for r in found
-    ]
+    events = [from_stored(r["event_id"], r["kind"], r["occurred_at"], r["data"]) for r in found]
     await recompute(conn, appeal, events, now, rules)
     note = (
         f"已找到您在检测机构 {lab_id} 的检测结果（样本 {sample_id}）并计入您的记录。"

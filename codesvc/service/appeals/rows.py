@@ -10,6 +10,7 @@ import asyncpg
 
 from codesvc.appeals.machine import OPEN, Actor, AppealError, AppealState, can_view
 from codesvc.appeals.rules import AppealPolicy
+from codesvc.schemas.events import Fact
 from codesvc.service import audit_log
 from codesvc.settings import Settings
 from codesvc.tokens import Principal
@@ -115,10 +116,10 @@ class Filing:
 
 @dataclass(frozen=True, slots=True)
 class Corrections:
-    """What a `corrected` decision changes: events to void, events (API shape) to add."""
+    """What a `corrected` decision changes: events to void, facts to add."""
 
-    void: Sequence[object] = ()
-    add: Sequence[object] = ()
+    void: Sequence[str] = ()
+    add: Sequence[Fact] = ()
 
 
 APPEAL_COLUMNS = """a.appeal_id, a.person_id, p.person_ref, a.district, a.category,

@@ -1,0 +1,95 @@
+"""The commission's levers: risk-area listings and test campaigns, each with a dry run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from codesvc.schemas.fields import Code6, Color, In, Out, QueryBool, Time, TimeOut, rule
+
+
+class AreaPath(In):
+    area_code: Code6 = Field(description="6-digit area code (GB/T 2260)")
+
+
+class AreaQuery(In):
+    area_code: Code6 | None = Field(None, description="only this area")
+
+
+class DryRunQuery(In):
+    dry_run: QueryBool = Field(
+        False, description="true: change nothing; count who would turn which colour now"
+    )
+
+
+class ListingIn(In):
+    level: Literal["medium", "high"]
+    valid_from: Time
+    valid_to: Time | None = Field(None, description="not before valid_from; open-ended if absent")
+
+    @field_validator("valid_to")
+    @classmethod
+    def _not_before_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get("valid_from")
+        if value is not None and start is not None and value < start:
+            raise rule("must not be before valid_from")
+        return value
+
+
+class ListingOut(Out):
+    area_code: str
+    level: str
+    valid_from: TimeOut
+    valid_to: TimeOut | None
+    changed_by: str | None = None
+    changed_at: TimeOut | None = None
+
+
+class Listings(Out):
+    listings: list[ListingOut]
+
+
+class ColorChange(Out):
+    before: Color
+    after: Color
+    people: int
+
+
+class DistrictChange(ColorChange):
+    district: str
+
+
+class Preview(Out):
+    dry_run: bool
+    affected: int = Field(description="people whose colour this can change")
+    changes: list[ColorChange] = Field(description="colour changes as of now (dry run only)")
+    by_district: list[DistrictChange] = Field(
+        default_factory=list, description="the same changes per district (dry run only)"
+    )
+
+
+class ListingResult(Preview):
+    listing: ListingOut
+
+
+class CampaignIn(In):
+    districts: Annotated[list[Code6], Field(min_length=1, max_length=50)]
+    starts_at: Time
+    ends_at: Time = Field(description="after starts_at")
+
+    @field_validator("ends_at")
+    @classmethod
+    def _after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("starts_at")
+        if start is not None and value <= start:
+            raise rule("must be after starts_at")
+        return value
+
+
+class CampaignResult(Preview):
+    campaign_id: str | None
+    districts: list[str]
+    starts_at: TimeOut
+    ends_at: TimeOut
