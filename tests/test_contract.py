@@ -24,6 +24,7 @@ from schemathesis import GenerationMode
 
 from codesvc.api.app import ROUTES
 from codesvc.api.routing import Operation
+from codesvc.api.scans import ScanByCode, ScanIn, _plain_code
 from codesvc.schemas.events import EVENT, EventBatch
 from codesvc.schemas.fields import RULE
 
@@ -138,3 +139,22 @@ def test_what_the_schema_refuses_is_refused(op: Operation, served: dict[str, Any
         assert _shape_errors(op, body) != [], body
 
     check()
+
+
+@EXAMPLES
+@given(
+    st.dictionaries(
+        st.sampled_from(["code", "id_number", "other"]),
+        st.one_of(st.text(max_size=20), st.integers(), st.none(), st.text(min_size=2040)),
+        max_size=2,
+    )
+)
+def test_the_doors_shortcut_reads_a_body_as_its_model_does(body: dict[str, Any]) -> None:
+    """The door reads the common body without building the model; it must agree with it."""
+    raw = orjson.dumps(body)
+    code = _plain_code(raw)
+    if code is not None:
+        assert ScanIn.model_validate(body).root == ScanByCode(code=code)
+    elif set(body) == {"code"}:
+        with pytest.raises(pydantic.ValidationError):
+            ScanIn.model_validate(body)

@@ -246,10 +246,13 @@ async def _scan(request: web.Request) -> web.Response:
     assert type(shown) is Shown
     counted = door.stats.scans_shown
     counted[shown.color] = counted.get(shown.color, 0) + 1
-    # Built without validation (every value comes from the recorder), serialized through
-    # the documented model.
-    answer = ScanOut.model_construct(
-        color=shown.color, name_masked=shown.name_masked, as_of=shown.as_of, scan_id=shown.scan_id
+    # Through the documented model: its constructor costs ~3 us, model_construct (no
+    # validation, but field handling in Python) more than twice that.
+    answer = ScanOut(
+        color=cast(Color, shown.color),
+        name_masked=shown.name_masked,
+        as_of=shown.as_of,
+        scan_id=shown.scan_id,
     )
     return web.Response(body=_SCAN_OUT.to_json(answer), content_type="application/json")
 
