@@ -158,3 +158,18 @@ def test_the_doors_shortcut_reads_a_body_as_its_model_does(body: dict[str, Any])
     elif set(body) == {"code"}:
         with pytest.raises(pydantic.ValidationError):
             ScanIn.model_validate(body)
+
+
+@pytest.mark.parametrize(
+    "query", ["dry_run=", "dry_run=yes", "dry_run=true&dry_run=false", "dryrun=true"]
+)
+async def test_a_query_string_is_read_strictly(api, query: str) -> None:
+    """A flag that is not plainly true or false, or a misspelt one, never applies a change."""
+    body = {"level": "high", "valid_from": "2022-02-01T00:00:00+08:00"}
+    resp = await api.client.put(
+        f"/v1/risk-areas/440306?{query}", json=body, headers=api.auth("commission", "c-1")
+    )
+    assert resp.status == 422, await resp.text()
+    assert resp.content_type == "application/problem+json"
+    listed = await api.client.get("/v1/risk-areas", headers=api.auth("commission", "c-1"))
+    assert (await listed.json())["listings"] == []
