@@ -1,11 +1,14 @@
 """The tamper-evident audit log: entries chained by SHA-256 so an edit or removal shows (SPEC §6).
 
 Each entry's hash covers the previous entry's hash and a canonical JSON of the entry,
-so the chain can be checked by anyone holding the entries, without a key.
+so the chain can be checked by anyone holding the entries, without a key. Checkpoints
+(SPEC §9) pin the chain's head with an Ed25519 signature kept outside the database.
+Pure: no I/O; the service reads and writes what is checked here.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -13,14 +16,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, NamedTuple
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 __all__ = [
     "GENESIS",
     "AuditEntry",
     "Chained",
+    "Checkpoint",
     "canonical_json",
     "chain",
+    "checkpoint_line",
+    "checkpoint_message",
     "entry_hash",
+    "parse_checkpoint_line",
+    "sign_checkpoint",
     "verify_chain",
+    "verify_checkpoints",
 ]
 
 #: The "previous hash" of the first entry.
@@ -174,4 +186,101 @@ def verify_chain(
         problems.append(
             f"the chain ends at {where}, not at the recorded head (entries removed from the end?)"
         )
+    return problems
+
+
+# Checkpoints: the chain's head, signed from outside the database (SPEC §9). A rewrite of
+# the whole chain with fresh hashes verifies against itself; it cannot match a hash that
+# was signed and written elsewhere before the rewrite.
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The hash of entry ``seq`` as it was at ``at``, signed (Ed25519, base64url ``sig``)."""
+
+    seq: int
+    hash: str
+    at: datetime
+    sig: str = ""
+
+
+def checkpoint_message(seq: int, hash: str, at: datetime) -> bytes:
+    """What a checkpoint's signature covers: canonical JSON of seq, hash and time."""
+    document = {"seq": seq, "hash": hash, "at": _rfc3339(at)}
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sign_checkpoint(key: Ed25519PrivateKey, seq: int, hash: str, at: datetime) -> Checkpoint:
+    signature = key.sign(checkpoint_message(seq, hash, at))
+    return Checkpoint(seq, hash, at, base64.urlsafe_b64encode(signature).rstrip(b"=").decode())
+
+
+def checkpoint_line(checkpoint: Checkpoint) -> str:
+    """One line of the checkpoint file: ``{"seq", "hash", "at", "sig"}`` as JSON."""
+    c = checkpoint
+    return json.dumps(
+        {"seq": c.seq, "hash": c.hash, "at": _rfc3339(c.at), "sig": c.sig},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def parse_checkpoint_line(line: str) -> Checkpoint:
+    """A checkpoint from one line of the file; ValueError says what is wrong with it."""
+    try:
+        raw = json.loads(line)
+        seq, hash_, at, sig = raw["seq"], raw["hash"], raw["at"], raw["sig"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"not a checkpoint ({exc.__class__.__name__})") from None
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+        raise ValueError("seq must be a positive whole number")
+    if not isinstance(hash_, str) or not isinstance(sig, str) or not isinstance(at, str):
+        raise ValueError("hash, at and sig must be text")
+    try:
+        when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("at must be an RFC 3339 time") from None
+    if when.utcoffset() is None:
+        raise ValueError("at must carry an offset")
+    return Checkpoint(seq, hash_, when, sig)
+
+
+def _signed(checkpoint: Checkpoint, key: Ed25519PublicKey) -> bool:
+    c = checkpoint
+    try:
+        signature = base64.urlsafe_b64decode(c.sig + "=" * (-len(c.sig) % 4))
+        key.verify(signature, checkpoint_message(c.seq, c.hash, c.at))
+    except (ValueError, InvalidSignature):
+        return False
+    return True
+
+
+def verify_checkpoints(
+    checkpoints: Iterable[Checkpoint],
+    stored: Mapping[int, str],
+    key: Ed25519PublicKey | None,
+) -> list[str]:
+    """Every checkpoint the stored chain contradicts, in words; empty when all match.
+
+    ``stored`` maps each checkpointed seq to the hash the chain holds now (absent when the
+    entry is gone). Without ``key`` the signatures are not checked, only the hashes.
+    """
+    problems = []
+    for c in checkpoints:
+        when = _rfc3339(c.at)
+        if key is not None and not _signed(c, key):
+            problems.append(
+                f"checkpoint of entry {c.seq} at {when}: the signature does not verify "
+                "(checkpoint edited, or signed with another key?)"
+            )
+        elif c.seq not in stored:
+            problems.append(
+                f"entry {c.seq}, checkpointed at {when}, is missing from the chain "
+                "(entries removed?)"
+            )
+        elif stored[c.seq] != c.hash:
+            problems.append(
+                f"entry {c.seq} does not match its checkpoint of {when} "
+                "(the chain was rewritten up to it?)"
+            )
     return problems

@@ -1,10 +1,11 @@
 """The background work: what runs on a schedule rather than for a request.
 
-The sweeper (stored statuses catch up with passed deadlines), code-key rotation and the
-upkeep of time partitions. ``codesvc serve`` runs it in a worker process of its own, apart
-from the server processes that answer doors; ``codesvc worker`` runs it alone, for a
-deployment that places it on its own machine. Each part is safe in several workers at
-once (``SKIP LOCKED``, advisory locks), so a second worker is a spare, not a hazard.
+The sweeper (stored statuses catch up with passed deadlines), code-key rotation, the
+upkeep of time partitions and the signed checkpoints of the audit chain. ``codesvc
+serve`` runs it in a worker process of its own, apart from the server processes that
+answer doors; ``codesvc worker`` runs it alone, for a deployment that places it on its
+own machine. Each part is safe in several workers at once (``SKIP LOCKED``, advisory
+locks, a checkpoint per head), so a second worker is a spare, not a hazard.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from codesvc import db
 from codesvc.codes.keystore import ensure_key, load_keys, rotate_on_schedule
 from codesvc.codes.ring import KeyRing
 from codesvc.codes.sealing import CodeSecrets, code_secret
-from codesvc.service import listen, partitions, sweeper
+from codesvc.service import checkpoints, listen, partitions, sweeper
 from codesvc.settings import Settings
 
 log = logging.getLogger("codesvc.worker")
@@ -60,6 +63,9 @@ async def running(
     ]
     if settings.code_key_rotation > 0:
         jobs.append(rotate_on_schedule(pool, ring, clock, settings.code_key_rotation))
+    key = checkpoints.signing_key(checkpoints.key_path(settings))
+    ledger = checkpoints.file_path(settings)
+    jobs.append(checkpoints.run(pool, key, ledger, clock, settings.checkpoint_interval))
     tasks = [asyncio.create_task(job) for job in jobs]
     try:
         yield
@@ -69,6 +75,18 @@ async def running(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await _last_checkpoint(pool, key, ledger, clock)
+
+
+async def _last_checkpoint(
+    pool: asyncpg.Pool, key: Ed25519PrivateKey, ledger: Path, clock: Callable[[], datetime]
+) -> None:
+    """On the way out, sign what was appended since the last checkpoint."""
+    try:
+        async with pool.acquire() as conn:
+            await checkpoints.checkpoint_once(conn, key, ledger, clock())
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("last audit checkpoint not written: %s", exc)
 
 
 async def _set(event: asyncio.Event) -> None:

@@ -216,22 +216,27 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
+    from codesvc.service import checkpoints
     from codesvc.service.audit_log import verify_audit
     from codesvc.service.verify import verify
 
-    async def run(url: str) -> tuple[int, int, list[str]]:
+    async def run(url: str) -> tuple[int, int, list[str], checkpoints.CheckReport]:
         async with db.connect(url) as conn:
             report = await verify(conn, settings.rules, datetime.now(UTC))
             problems = list(report.differences)
             problems.extend(await verify_audit(conn))
-        return report.persons, report.due, problems
+            checked = await checkpoints.check(conn, settings)
+        return report.persons, report.due, problems + checked.problems, checked
 
     with db.database_url(settings) as url:
-        persons, due, problems = asyncio.run(run(url))
+        persons, due, problems, checked = asyncio.run(run(url))
+    for line in checked.warnings:
+        print("warning: " + line)
     for line in problems:
         print(line)
     print(
-        f"verified {persons} people ({due} due for the sweeper): "
+        f"verified {persons} people ({due} due for the sweeper) and the audit chain against "
+        f"{checked.checked} checkpoint(s): "
         + (f"{len(problems)} difference(s)" if problems else "no differences")
     )
     return 1 if problems else 0

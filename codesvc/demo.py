@@ -25,6 +25,8 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
 #: Shenzhen Bao'an (medium risk) and Chengdu Wuhou (high risk), as in the spec's examples.
 MEDIUM_AREA, HIGH_AREA, CALM_AREA = "440306", "510107", "110101"
+#: People whose number ends in this digit tested positive; those ending in 3 are contacts.
+CASE_ROLL = 8
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,15 @@ async def load(
     rng = random.Random(seed)
     now = datetime.now(UTC)
     commission = Principal("commission", "demo", None, now.timestamp() + 3600)
+    feed = Principal("feeder", "demo-feed", None, now.timestamp() + 3600)
     async with pool.acquire() as conn:
         for listing in (
             Listing(MEDIUM_AREA, "medium", now - timedelta(days=30), None),
             Listing(HIGH_AREA, "high", now - timedelta(days=30), None),
         ):
-            await put_listing(conn, listing, "demo", rules, now, dry_run=False)
+            await put_listing(conn, listing, commission, rules, now, dry_run=False)
+        # A designation names a stored positive result: each case's id is known up front.
+        cases = {n: str(uuid.uuid4()) for n in range(people) if n % 10 == CASE_ROLL}
         events: list[dict[str, object]] = []
         for n in range(people):
             district = DISTRICTS[n % len(DISTRICTS)]
@@ -73,12 +78,14 @@ async def load(
                 + rng.choice(("", rng.choice(GIVEN))),
                 "district": district,
             }
-            events.extend(_story(rng, n, person, now))
+            events.extend(_story(rng, n, person, now, cases))
+        # Designations go last, so that the cases they name are stored before them.
+        events.sort(key=lambda e: e["kind"] == "contact.designated")
         for start in range(0, len(events), 1000):
             await ingest(
                 conn,
                 [read_item(e) for e in events[start : start + 1000]],
-                commission,
+                feed,
                 id_secret=id_secret,
                 rules=rules,
                 now=now,
@@ -92,9 +99,10 @@ async def load(
 
 
 def _story(
-    rng: random.Random, n: int, person: dict[str, str], now: datetime
+    rng: random.Random, n: int, person: dict[str, str], now: datetime, cases: dict[int, str]
 ) -> list[dict[str, object]]:
-    """Most people do nothing of note; some travelled, some tested, a few were contacts."""
+    """Most people do nothing of note; some travelled, some tested, a few were cases or
+    their contacts."""
     arrived = now - timedelta(days=rng.randint(1, 20), hours=rng.randint(0, 23))
     lab = {"lab_id": "lab-" + str(rng.randint(1, 9))}
     roll = n % 10
@@ -121,12 +129,12 @@ def _story(
                 "travel.arrival", arrived, person, {"area_code": HIGH_AREA, "source": "itinerary"}
             )
         ]
-    if roll == 3:  # close contact
-        return [
-            _event(
-                "contact.designated", arrived, person, {"level": "close", "case_ref": f"case-{n}"}
-            )
-        ]
+    case = cases.get(n + CASE_ROLL - 3) or cases.get(n + CASE_ROLL - 13)
+    if roll == 3 and case:  # close contact of a case
+        return [_event("contact.designated", arrived, person, {"level": "close", "case_ref": case})]
+    if roll == CASE_ROLL:  # a positive result: a case
+        tested: dict[str, object] = {"result": "positive", "sample_id": f"c{n}", **lab}
+        return [{**_event("test.result", arrived, person, tested), "event_id": cases[n]}]
     if roll == 4:  # travelled from a calm area and did the landing tests
         return [
             _event(

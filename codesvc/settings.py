@@ -83,6 +83,14 @@ class Settings:
     override_alarm_per_hour: int = 50
     #: The office a citizen is told set their colour by hand (an approved override).
     override_office: str = "市卫生健康委员会 (City Health Commission)"
+    #: Ed25519 key that signs audit checkpoints (PEM); empty means ``home/checkpoint.key``,
+    #: made on first start. Keep it where the database's users cannot write.
+    checkpoint_key_file: str = ""
+    #: JSON-lines file the signed checkpoints are appended to; empty means
+    #: ``home/audit-checkpoints.jsonl``. Keep it (or a copy) off the database's machine.
+    checkpoint_file: str = ""
+    #: Seconds between checkpoints of the audit chain's head, while it grows.
+    checkpoint_interval: float = 30.0
     #: Log format: json or text.
     log_format: str = "json"
     log_level: str = "INFO"

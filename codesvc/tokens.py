@@ -16,6 +16,8 @@ ROLES = ("citizen", "scanner", "feeder", "staff", "commission")
 #: Roles whose tokens must name a district.
 DISTRICT_ROLES = ("staff",)
 ALGORITHMS = ("HS256", "ES256")
+#: The last second of the year 9999: an ``exp`` past it is no time any clock will show.
+MAX_EXP = 253402300799
 
 
 class TokenRejected(Exception):
@@ -127,6 +129,9 @@ class AuthKeys:
             raise TokenRejected(f"the token lacks the {exc.claim!r} claim") from None
         except jwt.PyJWTError as exc:
             raise TokenRejected(f"the token is not valid: {exc}") from None
+        exp = claims["exp"]
+        if isinstance(exp, bool) or not isinstance(exp, int | float) or not 0 < exp <= MAX_EXP:
+            raise TokenRejected("the token's exp claim must be a number of seconds (NumericDate)")
         role, sub, district = claims.get("role"), claims.get("sub"), claims.get("district")
         if role not in ROLES:
             raise TokenRejected(f"the token's role {role!r} is not one of {', '.join(ROLES)}")
@@ -136,4 +141,4 @@ class AuthKeys:
             raise TokenRejected(f"a {role} token must carry a district claim")
         if district is not None and not isinstance(district, str):
             raise TokenRejected("the token's district claim must be a string")
-        return Principal(role, sub, district, float(claims["exp"]), claims.get("jti"))
+        return Principal(role, sub, district, float(exp), claims.get("jti"))

@@ -43,7 +43,8 @@ def event(
 def arrival(
     when: datetime | str, person: dict[str, str], area: str = "440306", **extra: Any
 ) -> dict[str, Any]:
-    return event("travel.arrival", when, person, area_code=area, source="itinerary", **extra)
+    extra.setdefault("source", "itinerary")
+    return event("travel.arrival", when, person, area_code=area, **extra)
 
 
 def negative(

@@ -136,3 +136,46 @@ def test_processes_starting_together_share_the_one_secret_made(tmp_path):
     assert len(set(made)) == 1
     assert path.read_bytes() == made[0]
     assert [p.name for p in path.parent.iterdir()] == ["auth.secret"]
+
+
+async def raw_request(api, head: bytes) -> bytes:  # type: ignore[no-untyped-def]
+    """Send bytes no HTTP client library would send; return the whole answer."""
+    import asyncio
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", api.client.server.port)
+    writer.write(head + b"Host: x\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    return answer
+
+
+@pytest.mark.parametrize("route", [b"GET /v1/whoami", b"POST /v1/scans", b"GET /v1/me/status"])
+async def test_a_token_that_is_not_utf8_is_refused_not_a_crash(api, route):
+    answer = await raw_request(api, route + b" HTTP/1.1\r\nAuthorization: Bearer ab\xffcd.e.f\r\n")
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    assert b"application/problem+json" in answer
+
+
+async def test_a_malformed_authorization_header_never_reaches_the_log(api, caplog):
+    secret = b"SECRETTOKENBYTES"
+    answer = await raw_request(
+        api, b"GET /v1/whoami HTTP/1.1\r\nAuthorization: Bearer " + secret + b"\x00x\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 400") or answer.startswith(b"HTTP/1.0 400")
+    assert caplog.records, "the malformed request is still logged"
+    assert secret.decode() not in caplog.text
+    assert "Bearer" not in caplog.text
+
+
+async def token_with(api, **claims: object) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    body = {"role": "citizen", "sub": "p_X", **claims}
+    return {"Authorization": "Bearer " + jwt.encode(body, api.keys.signing_key, "HS256")}
+
+
+async def test_an_expiry_far_beyond_any_calendar_is_refused(api):
+    await expect_401(api, await token_with(api, exp=1e20), "exp")
+
+
+async def test_an_expiry_given_as_text_is_refused(api):
+    await expect_401(api, await token_with(api, exp=str(int(time.time()) + 600)), "exp")

@@ -63,13 +63,16 @@ async def test_high_risk_arrival_is_red_for_fourteen_days_then_monitored(city):
 
 
 async def test_close_and_secondary_contacts(city):
-    close, secondary = await city.register(), await city.register()
-    await city.send(
-        event("contact.designated", T, {"person_ref": close}, level="close", case_ref="c-1"),
-        event(
-            "contact.designated", T, {"person_ref": secondary}, level="secondary", case_ref="c-1"
-        ),
-    )
+    close, secondary, case = await city.register(), await city.register(), await city.register()
+    result = positive(T, {"person_ref": case})
+    sent = await city.send(
+        result,
+        event("contact.designated", T, {"person_ref": close}, level="close",
+              case_ref=result["event_id"]),
+        event("contact.designated", T, {"person_ref": secondary}, level="secondary",
+              case_ref=result["event_id"]),
+    )  # fmt: skip
+    assert [r["status"] for r in sent] == ["accepted"] * 3
     assert (await city.status(close))["reasons"][0]["rule"] == "R3"
     assert (await city.status(close))["color"] == "red"
     assert (await city.status(secondary))["color"] == "yellow"

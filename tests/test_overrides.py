@@ -125,6 +125,8 @@ async def test_too_many_proposals_by_one_member_raise_an_alarm(settings, keys, c
         assert (alarm.member, alarm.proposed, alarm.limit) == ("eager-member", 4, 3)  # type: ignore[attr-defined]
         metrics = await (await client.get("/metrics")).text()
         assert "codesvc_override_alarms_total 1.0" in metrics
+        assert "codesvc_overrides_proposed_total 4.0" in metrics
+        assert "eager-member" not in metrics  # /metrics is open to anyone: no identities
         # Another member's proposals are counted on their own.
         assert (await propose(city, city.api.auth("commission", "calm"), ref)).status == 201
         metrics = await (await client.get("/metrics")).text()

@@ -139,7 +139,8 @@ async def test_a_wrong_district_report_is_appealed_corrected_and_shown_both_ways
     assert ("color_changed", "yellow") in told
     trail = await city.client.get(f"/v1/audit?person_ref={ref}", headers=city.commission)
     actions = [e["action"] for e in (await trail.json())["entries"]]
-    assert actions[:6] == [
+    assert actions[:7] == [
+        "events.sent",  # the district's report, made by hand
         "appeal.file",
         "appeal.list",
         "person.read",

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 AREAS = ("440306", "510107", "110101")
 
 
-def random_events(rng: random.Random, refs: list[str], count: int) -> list[dict]:  # type: ignore[type-arg]
+def random_events(rng: random.Random, refs: list[str], count: int, case: str) -> list[dict]:  # type: ignore[type-arg]
     base = datetime.now(UTC) - timedelta(days=40)
     events = []
     for _ in range(count):
@@ -35,7 +35,7 @@ def random_events(rng: random.Random, refs: list[str], count: int) -> list[dict]
             events.append(event("case.discharged", t, me, case_ref="c"))
         else:
             level = rng.choice(("close", "secondary"))
-            events.append(event("contact.designated", t, me, level=level, case_ref="c"))
+            events.append(event("contact.designated", t, me, level=level, case_ref=case))
     return events
 
 
@@ -43,7 +43,9 @@ async def test_verify_is_clean_after_a_randomised_out_of_order_load(city, conn, 
     rng = random.Random(7)
     await city.list_area("440306", "medium", (datetime.now(UTC) - timedelta(days=30)).isoformat())
     refs = [await city.register(rng.choice(("310101", "310104"))) for _ in range(25)]
-    events = random_events(rng, refs, 400)
+    case = positive(datetime.now(UTC) - timedelta(days=41), {"person_ref": await city.register()})
+    assert (await city.send(case))[0]["status"] == "accepted"
+    events = random_events(rng, refs, 400, case["event_id"])
     sendings = events + rng.sample(events, 120)  # duplicates
     rng.shuffle(sendings)
     batches = [sendings[i : i + rng.randint(5, 60)] for i in range(0, len(sendings), 40)]
@@ -62,7 +64,7 @@ async def test_verify_is_clean_after_a_randomised_out_of_order_load(city, conn, 
 
     await sweep_all(api.app[POOL], settings.rules, lambda: datetime.now(UTC))
     report = await verify(conn, settings.rules, datetime.now(UTC))
-    assert report.persons == 25
+    assert report.persons == 26
     assert report.differences == []
     colours = await conn.fetch("SELECT DISTINCT color FROM statuses")
     assert len(colours) > 1  # the load really moved people

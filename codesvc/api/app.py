@@ -16,6 +16,7 @@ from codesvc.api import (
     areas,
     audit,
     audit_check,
+    checkpoints,
     colours,
     console,
     events,
@@ -40,6 +41,7 @@ from codesvc.api.openapi import document
 from codesvc.api.routing import Routes
 from codesvc.api.secrets import ID_SECRET, TOTP_SEAL, id_secret, totp_seal
 from codesvc.db import create_pool
+from codesvc.logs import quiet_malformed_requests
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
 
@@ -61,6 +63,7 @@ ROUTES: tuple[Routes, ...] = (
     overrides.routes,
     audit.routes,
     audit_check.routes,
+    checkpoints.routes,
     notifications.routes,
     scan_routes.routes,
     venues.routes,
@@ -80,6 +83,7 @@ def create_app(
     partitions) in its own event loop, as one process alone does; the server processes
     of ``codesvc serve`` leave that to the worker and pass their wishes to sweep on.
     """
+    quiet_malformed_requests()
     app = web.Application(middlewares=[observe], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[CLOCK] = clock

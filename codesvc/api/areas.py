@@ -90,7 +90,7 @@ async def put_area(
     at = now(request)
     async with request.app[POOL].acquire() as conn:
         result = await store.put_listing(
-            conn, listing, caller.sub, request.app[SETTINGS].rules, at, dry_run
+            conn, listing, caller, request.app[SETTINGS].rules, at, dry_run
         )
     if not dry_run:
         request.app[SWEEP_NOW].set()
@@ -131,7 +131,7 @@ async def post_campaign(
             frozenset(body.districts),
             body.starts_at,
             body.ends_at,
-            principal(request).sub,
+            principal(request),
             request.app[SETTINGS].rules,
             now(request),
             dry_run,

@@ -3,6 +3,7 @@ staff session cookie; both become the same ``Principal``."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 
@@ -13,6 +14,10 @@ from codesvc.api.session import COOKIE, from_cookie
 from codesvc.tokens import AuthKeys, Principal, TokenRejected
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="codesvc"'}
+#: Longest bearer token looked at; a real one is a few hundred characters.
+MAX_TOKEN = 4096
+#: What a compact JWT is made of: three base64url parts joined by dots.
+_JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 class Authenticator:
@@ -49,6 +54,14 @@ class Authenticator:
             )
         found = self._cache.get(token)
         if found is None:
+            # Checked before any library sees it: bytes that are not UTF-8, NUL or a huge
+            # header are an answer, never a crash.
+            if len(token) > MAX_TOKEN or not _JWT.fullmatch(token):
+                raise Problem(
+                    401,
+                    "Not authenticated: the bearer token is not a well-formed JWT.",
+                    headers=CHALLENGE,
+                )
             try:
                 found = self.keys.verify(token)
             except TokenRejected as exc:

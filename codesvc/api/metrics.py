@@ -174,8 +174,7 @@ class Metrics:
         )
         self.overrides_proposed = Counter(
             "codesvc_overrides_proposed",
-            "Manual colour overrides proposed",
-            ["member"],
+            "Manual colour overrides proposed (who proposed is in the audit log, never a label)",
             registry=r,
         )
         self.override_alarms = Counter(

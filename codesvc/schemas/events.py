@@ -75,7 +75,10 @@ class LabRecordData(TestResultData):
 
 class ContactDesignatedData(In):
     level: Literal["close", "secondary"]
-    case_ref: Text
+    case_ref: Text = Field(
+        description="the event_id of a stored positive test.result of another person (it "
+        "may come earlier in the same batch); otherwise the event is rejected: unknown case"
+    )
 
 
 class CaseDischargedData(In):

@@ -14,16 +14,19 @@ from typing import Literal
 
 import asyncpg
 
+from codesvc.boundaries import CaseFacts, district_refusal
 from codesvc.schemas.events import Item, LabRecordEvent, PersonByRef
-from codesvc.service import stored_status
+from codesvc.service import audit_log, authority, stored_status
 from codesvc.service.events import Checked, Rejected, as_sent_by, digest
 from codesvc.service.events import check as check_event
 from codesvc.service.persons import Person, Registration, by_refs, ensure_registered
-from codesvc.state.events import Correction, Event, event_data
+from codesvc.state.events import Correction, Event, TestResult, event_data
 from codesvc.state.person import PersonState, apply
 from codesvc.state.rules import Rules
 from codesvc.tokens import Principal
 
+#: Roles whose events are manual changes, each written to the audit log (SPEC §9).
+MANUAL_SENDERS = frozenset({"staff", "commission"})
 #: Held by every writer of events; a listing or campaign change takes it exclusively, so
 #: it sees every arrival committed before it and every batch after it sees the change.
 WORLD_LOCK = 0x636F6465_0002
@@ -102,17 +105,82 @@ async def ingest(
             continue
         seen[candidate.event.event_id] = candidate
         candidates.append(candidate)
+    candidates = _within_district(candidates, outcomes, sender)
     if not candidates:
         return outcomes
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", WORLD_LOCK)
         await _resolve_people(conn, candidates, outcomes, id_secret, now)
         live = [c for c in candidates if outcomes[c.index].status == "accepted"]
+        await _check_authority(conn, live, outcomes, sender)
+        live = [c for c in live if outcomes[c.index].status == "accepted"]
         await _check_corrections(conn, live, outcomes)
         live = [c for c in live if outcomes[c.index].status == "accepted"]
         stored = await _store(conn, live, outcomes, sender)
         await _move_people(conn, stored, outcomes, rules, now)
+        await _audit(conn, stored, sender, now)
     return outcomes
+
+
+def _within_district(
+    candidates: list[Candidate], outcomes: list[Outcome], sender: Principal
+) -> list[Candidate]:
+    """Refuse, before anyone is registered, events for a newcomer of another district."""
+    kept = []
+    for c in candidates:
+        why = c.registration and district_refusal(
+            sender.district, c.event.kind, c.registration.district
+        )
+        if why:
+            _reject(outcomes[c.index], why)
+        else:
+            kept.append(c)
+    return kept
+
+
+def _reject(outcome: Outcome, error: str) -> None:
+    outcome.status, outcome.error = "rejected", error
+
+
+async def _check_authority(
+    conn: asyncpg.Connection, live: list[Candidate], outcomes: list[Outcome], sender: Principal
+) -> None:
+    """The district boundary and a designation's case, as every writer checks them."""
+    writes = [
+        (c, authority.Write(c.event, c.person.person_id, c.person.district))
+        for c in live
+        if c.person is not None
+    ]
+    pending = {
+        c.event.event_id: CaseFacts(c.event.kind, True, w.person_id)
+        for c, w in writes
+        if isinstance(c.event, TestResult) and c.event.result == "positive"
+    }
+    answers = await authority.refusals(
+        conn, sender.district, [w for _, w in writes], pending=pending
+    )
+    for (c, _), why in zip(writes, answers, strict=True):
+        if why:
+            _reject(outcomes[c.index], why)
+
+
+async def _audit(
+    conn: asyncpg.Connection, stored: list[Candidate], sender: Principal, now: datetime
+) -> None:
+    """Events sent by hand (staff, the commission) are manual changes: one entry per person."""
+    if sender.role not in MANUAL_SENDERS:
+        return
+    by_person: dict[str, list[dict[str, object]]] = {}
+    for c in sorted(stored, key=lambda c: c.index):
+        if c.person is not None:
+            by_person.setdefault(c.person.person_ref, []).append(
+                {"event_id": c.event.event_id, "kind": c.event.kind}
+            )
+    records = [
+        audit_log.Record("events.sent", ref, None, {"events": sent})
+        for ref, sent in by_person.items()
+    ]
+    await audit_log.append(conn, sender, now, records)
 
 
 def _same_twice(outcome: Outcome, first: Candidate, again: Candidate) -> None:

@@ -16,9 +16,10 @@ from datetime import datetime
 
 import asyncpg
 
-from codesvc.service import stored_status
+from codesvc.service import audit_log, stored_status
 from codesvc.service.ingest import WORLD_LOCK
 from codesvc.state.colors import Color
+from codesvc.state.events import format_time
 from codesvc.state.person import from_json
 from codesvc.state.rules import Rules
 from codesvc.state.timeline import evaluate
@@ -108,12 +109,16 @@ def _with(world: World, change: Listing | Campaign) -> World:
 async def put_listing(
     conn: asyncpg.Connection,
     listing: Listing,
-    by: str,
+    by: audit_log.Actor,
     rules: Rules,
     now: datetime,
     dry_run: bool,
 ) -> Preview:
-    """Add or change the listing of an area starting at ``valid_from`` (or preview it)."""
+    """Add or change the listing of an area starting at ``valid_from`` (or preview it).
+
+    A change is audited in its transaction: the area, the window and how many people it
+    reaches (SPEC §9).
+    """
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", WORLD_LOCK)
         old = await conn.fetchrow(
@@ -138,10 +143,19 @@ async def put_listing(
             listing.valid_from,
             listing.level,
             listing.valid_to,
-            by,
+            by.sub,
             now,
         )
         await mark_due(conn, people, now, f"listing:{listing.area_code}")
+        window = {
+            "level": listing.level,
+            "valid_from": format_time(listing.valid_from),
+            "valid_to": format_time(listing.valid_to) if listing.valid_to else None,
+            "affected": len(people),
+        }
+        await audit_log.append(
+            conn, by, now, [audit_log.Record("risk_area.change", None, listing.area_code, window)]
+        )
         return Preview(len(people), Counter())
 
 
@@ -150,7 +164,7 @@ async def add_campaign(
     districts: frozenset[str],
     starts_at: datetime,
     ends_at: datetime,
-    by: str,
+    by: audit_log.Actor,
     rules: Rules,
     now: datetime,
     dry_run: bool,
@@ -169,11 +183,20 @@ async def add_campaign(
             sorted(districts),
             starts_at,
             ends_at,
-            by,
+            by.sub,
             now,
         )
         # Nobody's colour changes before the campaign ends; then its people are due.
         await mark_due(conn, people, max(now, ends_at), f"campaign:{campaign.campaign_id}")
+        reach = {
+            "districts": sorted(districts),
+            "starts_at": format_time(starts_at),
+            "ends_at": format_time(ends_at),
+            "affected": len(people),
+        }
+        await audit_log.append(
+            conn, by, now, [audit_log.Record("campaign.add", None, campaign.campaign_id, reach)]
+        )
         return campaign, Preview(len(people), Counter())
 
 

@@ -9,14 +9,15 @@ transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import asyncpg
 
+from codesvc.appeals.machine import Actor
 from codesvc.schemas.events import Fact
 from codesvc.schemas.fields import MAX_TEXT
-from codesvc.service import stored_status
+from codesvc.service import authority, stored_status
 from codesvc.service.appeals.rows import Appeal, AppealInvalid, Corrections
 from codesvc.service.events import Checked, Rejected, check
 from codesvc.state.events import Correction, Event
@@ -28,9 +29,18 @@ UNVOIDABLE = frozenset({"correction", "override"})
 
 
 async def events_for(
-    conn: asyncpg.Connection, appeal: Appeal, corrections: Corrections, note: str, now: datetime
+    conn: asyncpg.Connection,
+    appeal: Appeal,
+    actor: Actor,
+    corrections: Corrections,
+    note: str,
+    now: datetime,
 ) -> list[Event]:
-    """The events a correction writes, each checked as ingestion would; 422 naming each bad one."""
+    """The events a correction writes, each checked as ingestion would; 422 naming each bad one.
+
+    The district boundary is the one every writer keeps, with the appeal's routing as the
+    authority: its district may correct its person wherever they are registered.
+    """
     if not corrections.void and not corrections.add:
         raise AppealInvalid(
             "A corrected appeal needs corrections: event ids to void, events to add, or both.",
@@ -39,10 +49,12 @@ async def events_for(
     errors: dict[str, str] = {}
     voids = await _voids(conn, appeal, corrections.void, errors)
     added = await _additions(conn, corrections.add, now, errors)
+    if not errors:
+        await _within_authority(conn, appeal, actor, added, errors)
     if errors:
         summary = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:3])
         raise AppealInvalid(f"The corrections cannot be written — {summary}.", errors)
-    events: list[Event] = [c.event for c in added]
+    events: list[Event] = [c.event for c in added.values()]
     if voids:
         reason = note.strip()
         if len(reason) > MAX_TEXT:
@@ -78,8 +90,8 @@ async def _voids(
 
 async def _additions(
     conn: asyncpg.Connection, facts: Sequence[Fact], now: datetime, errors: dict[str, str]
-) -> list[Checked]:
-    """The added facts, each checked as any sender's event is."""
+) -> dict[int, Checked]:
+    """The added facts by their place in ``add``, each checked as any sender's event is."""
     added: dict[int, Checked] = {}
     for index, fact in enumerate(facts):
         try:
@@ -97,7 +109,26 @@ async def _additions(
     for row in taken:
         index = next(i for i, c in added.items() if c.event.event_id == row["event_id"])
         errors[f"corrections.add.{index}.event_id"] = "already used; choose a new UUID"
-    return list(added.values())
+    return added
+
+
+async def _within_authority(
+    conn: asyncpg.Connection,
+    appeal: Appeal,
+    actor: Actor,
+    added: Mapping[int, Checked],
+    errors: dict[str, str],
+) -> None:
+    district = await conn.fetchval(
+        "SELECT district FROM persons WHERE person_id = $1", appeal.person_id
+    )
+    writes = [authority.Write(c.event, appeal.person_id, district) for c in added.values()]
+    answers = await authority.refusals(
+        conn, actor.district, writes, routed_district=appeal.district
+    )
+    for index, why in zip(added, answers, strict=True):
+        if why:
+            errors[f"corrections.add.{index}"] = why
 
 
 async def recompute(

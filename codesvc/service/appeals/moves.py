@@ -118,7 +118,7 @@ async def resolve(
                     {"corrections": "not allowed when upheld"},
                 )
         else:
-            events = await events_for(conn, appeal, corrections, note, now)
+            events = await events_for(conn, appeal, actor, corrections, note, now)
             await append_for(conn, appeal.person_id, events, f"appeal:{appeal.appeal_id}")
             await recompute(conn, appeal, events, now, rules)
             detail = {
