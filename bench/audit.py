@@ -5,8 +5,9 @@
 Loads PEOPLE people, starts the real service (N server processes and the worker), and has
 district officers read their people's status (``GET /v1/persons/{ref}/status``: each read
 appends an entry to the hash-chained audit log before the status leaves) with wrk, 64
-connections. In the same run and the same number of processes it measures one pooled
-asyncpg primary-key lookup of a status per request: the read without its audit entry.
+connections. In the same run it measures the same status read by citizens themselves
+(``GET /v1/me/status``: not audited) and, in as many processes, one pooled asyncpg
+primary-key lookup of a status per request.
 Afterwards it checks that the chain verifies and that every answered read has its entry.
 
 Needs wrk (``apt-get install wrk``).
@@ -70,14 +71,16 @@ def run(args: argparse.Namespace, server: str, tmp: Path) -> int:
     env["CODESVC_DATABASE_URL"] = url
     keys = AuthKeys.from_settings(Settings(auth_secret=env["CODESVC_AUTH_SECRET"]))
     rng = random.Random(9)
-    reads = []
+    reads, own = [], []
     for _ in range(20_000):
         i = rng.randrange(args.people)
         officer = keys.sign("staff", f"officer-{i % 50}", DISTRICTS[i % 16], ttl=7200)
         reads.append(f"GET\t/v1/persons/{person_ref(i)}/status\t{officer}\t")
+        citizen = keys.sign("citizen", person_ref(i), ttl=7200)
+        own.append(f"GET\t/v1/me/status\t{citizen}\t")
     port, limits_port = free_port(), free_port()
     city = str(Path(__file__).with_name("city.py"))
-    runs: dict[str, list[Result]] = {"audited": [], "raw": []}
+    runs: dict[str, list[Result]] = {"audited": [], "unaudited": [], "raw": []}
     with contextlib.ExitStack() as stack:
         stack.enter_context(
             process(
@@ -98,6 +101,8 @@ def run(args: argparse.Namespace, server: str, tmp: Path) -> int:
         wait_ready(limits_port, "/healthz")
         callers = {
             "audited": Caller("audited", port, reads, args.connections, 0),
+            # The same status read by the person themself: no audit entry, no district check.
+            "unaudited": Caller("unaudited", port, own, args.connections, 0),
             "raw": Caller("raw", limits_port, lookup_lines(tmp), args.connections, 0),
         }
         wrk(args, tmp, callers["audited"], 2)  # warm up
@@ -113,6 +118,7 @@ def run(args: argparse.Namespace, server: str, tmp: Path) -> int:
     entries, problems = asyncio.run(check_chain(url))
     audited = statistics.median(r.rate for r in runs["audited"])
     raw = statistics.median(r.rate for r in runs["raw"])
+    unaudited = statistics.median(r.rate for r in runs["unaudited"])
     p99 = statistics.median(r.p99 for r in runs["audited"])
     answered = sum(r.answered - r.non_2xx for r in runs["audited"])
     print()
@@ -121,7 +127,9 @@ def run(args: argparse.Namespace, server: str, tmp: Path) -> int:
     print(
         f"audited staff reads   {audited:8,.0f}/s  p99 {p99:6.1f} ms  {audited / raw:6.1%} of raw"
     )
+    print(f"the same read, own  {unaudited:8,.0f}/s  (a citizen's status: not audited)")
     print(f"raw pooled lookup   {raw:8,.0f}/s")
+    print(f"audited / unaudited: {audited / unaudited:.2f}")
     print(
         f"audit chain: {entries:,} entries for at least {answered:,} answered reads; "
         + ("verifies" if not problems else f"{len(problems)} PROBLEMS: {problems[:3]}")

@@ -34,7 +34,16 @@ from codesvc.api import (
 from codesvc.api import scans as scan_routes
 from codesvc.api.auth import Authenticator
 from codesvc.api.clock import CLOCK, Clock, system_clock
-from codesvc.api.keys import AUTH_KEYS, AUTHENTICATOR, METRICS, POOL, POOLS, SETTINGS, SWEEP_NOW
+from codesvc.api.keys import (
+    AUDIT,
+    AUTH_KEYS,
+    AUTHENTICATOR,
+    METRICS,
+    POOL,
+    POOLS,
+    SETTINGS,
+    SWEEP_NOW,
+)
 from codesvc.api.metrics import Metrics, shared_dir
 from codesvc.api.middleware import observe
 from codesvc.api.openapi import document
@@ -42,6 +51,7 @@ from codesvc.api.routing import Routes
 from codesvc.api.secrets import ID_SECRET, TOTP_SEAL, id_secret, totp_seal
 from codesvc.db import create_pool
 from codesvc.logs import quiet_malformed_requests
+from codesvc.service.audit_appender import AuditAppender
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
 
@@ -129,8 +139,10 @@ async def _pool(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[POOL] = pool = await create_pool(settings.database_url, settings)
     app[POOLS] = [pool]
+    app[AUDIT] = audit = AuditAppender(pool, on_batch=app[METRICS].audit_batch.observe)
     log.info("database pool open", extra={"pool_max": settings.pool_max})
     yield
+    await audit.close()
     await pool.close()
     log.info("database pool closed")
 

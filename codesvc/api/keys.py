@@ -14,6 +14,7 @@ from codesvc.tokens import AuthKeys, Principal
 if TYPE_CHECKING:
     from codesvc.api.auth import Authenticator
     from codesvc.api.metrics import Metrics
+    from codesvc.service.audit_appender import AuditAppender
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -23,6 +24,8 @@ POOLS: web.AppKey[list[asyncpg.Pool]] = web.AppKey("pools")
 AUTH_KEYS = web.AppKey("auth_keys", AuthKeys)
 AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("authenticator")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+#: Chains this process's audited reads in batches.
+AUDIT: web.AppKey[AuditAppender] = web.AppKey("audit")
 #: Set to make the sweeper run now (after a listing or campaign change).
 SWEEP_NOW = web.AppKey("sweep_now", asyncio.Event)
 

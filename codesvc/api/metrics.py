@@ -172,6 +172,12 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
             registry=r,
         )
+        self.audit_batch = Histogram(
+            "codesvc_audit_batch_size",
+            "Audited reads chained by one transaction",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+            registry=r,
+        )
         self.overrides_proposed = Counter(
             "codesvc_overrides_proposed",
             "Manual colour overrides proposed (who proposed is in the audit log, never a label)",

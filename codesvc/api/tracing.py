@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 from codesvc.api.access import person_for
 from codesvc.api.clock import now
 from codesvc.api.colours import PersonPath
-from codesvc.api.keys import POOL, SETTINGS, principal
+from codesvc.api.keys import AUDIT, POOL, SETTINGS, principal
 from codesvc.api.problems import Problem
 from codesvc.api.routing import Routes
 from codesvc.api.venues import VenuePath
@@ -146,12 +146,9 @@ async def venue_scans(
     venue = path.venue_id
     after = _cursor(query.after)
     limit = query.limit
+    entry = audit_log.Record("venue.scans.read", None, venue, {"day": query.day.isoformat()})
+    await request.app[AUDIT].record(principal(request), now(request), [entry])
     async with request.app[POOL].acquire() as conn:
-        async with conn.transaction():
-            entry = audit_log.Record(
-                "venue.scans.read", None, venue, {"day": query.day.isoformat()}
-            )
-            await audit_log.append(conn, principal(request), now(request), [entry])
         found = await tracing.venue_scans(conn, venue, query.day, after, limit)
     last = found[-1] if len(found) == limit else None
     return VenueScansOut(
