@@ -163,12 +163,26 @@ def _child_exit(arbiter: object, worker: Any) -> None:
     metrics.process_gone(worker.pid)
 
 
+def _make_secrets(settings: Settings) -> None:
+    """Secrets generated on first start are made here, once, before any process that reads
+    them starts: the server processes and the worker then all read the same files."""
+    from codesvc.api.secrets import id_secret, totp_seal
+    from codesvc.codes.sealing import code_secret
+    from codesvc.tokens import AuthKeys
+
+    AuthKeys.from_settings(settings)
+    id_secret(settings)
+    totp_seal(settings)
+    code_secret(settings.code_secret, settings.home)
+
+
 def serve(settings: Settings, workers: int) -> None:
     """Run ``workers`` server processes on settings.host:port and the worker, until SIGTERM.
 
     ``settings.database_url`` is resolved and migrated already.
     """
     parent = os.getpid()
+    _make_secrets(settings)
     metrics_dir = tempfile.mkdtemp(prefix="codesvc-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     env = dict(os.environ, CODESVC_DATABASE_URL=settings.database_url)
