@@ -86,12 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     for action in keys.choices.values():
         action.set_defaults(command=cmd_keys)
 
-    venue = sub.add_parser("venue", help="refuse or accept a venue's scanner tokens")
+    venue = sub.add_parser("venue", help="enrol a venue's device; refuse or accept its tokens")
     venues = venue.add_subparsers(required=True, metavar="ACTION", dest="action")
+    enroll = venues.add_parser(
+        "enroll", help="print a one-time code that enrols a device of the venue (valid 24 h)"
+    )
     revoke = venues.add_parser("revoke", help="refuse every token of a venue, in every instance")
     revoke.add_argument("--reason", default="revoked by an operator")
     reinstate = venues.add_parser("reinstate", help="accept a revoked venue's tokens again")
-    for action in (revoke, reinstate):
+    for action in (enroll, revoke, reinstate):
         action.add_argument("venue_id", help="the venue: a scanner token's sub")
         action.set_defaults(command=cmd_venue)
 
@@ -269,7 +272,7 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_venue(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
 
-    from codesvc.service import venues
+    from codesvc.service import enrolments, venues
     from codesvc.tokens import Principal
 
     operator = Principal("operator", f"cli:{getpass.getuser()}", None, 0.0)
@@ -278,6 +281,14 @@ def cmd_venue(args: argparse.Namespace, settings: Settings) -> int:
         await _migrate(url, settings)
         async with db.connect(url) as conn:
             now = datetime.now(UTC)
+            if args.action == "enroll":
+                made = await enrolments.create(conn, args.venue_id, operator, now)
+                if made is None:
+                    raise ConfigError(f"venue {args.venue_id} is revoked; reinstate it first")
+                return (
+                    f"{made[0]}\n(enrols one device of venue {args.venue_id} on /scanner, "
+                    f"until {made[1].isoformat(timespec='seconds')})"
+                )
             if args.action == "revoke":
                 at = await venues.revoke_venue(conn, args.venue_id, operator, args.reason, now)
                 return f"venue {args.venue_id} revoked since {at.isoformat()}"

@@ -19,6 +19,7 @@ from codesvc.api import (
     checkpoints,
     colours,
     console,
+    door,
     events,
     notifications,
     ops,
@@ -76,6 +77,7 @@ ROUTES: tuple[Routes, ...] = (
     checkpoints.routes,
     notifications.routes,
     scan_routes.routes,
+    door.routes,
     venues.routes,
     tracing.routes,
     pages.routes,
@@ -103,6 +105,7 @@ def create_app(
     app[TOTP_SEAL] = totp_seal(settings)
     app[METRICS] = Metrics()
     app[SWEEP_NOW] = asyncio.Event()
+    app[door.ENROL_TRIES] = door.enrol_tries()
     for routes in ROUTES:
         routes.install(app)
     app[ops.OPENAPI] = document(op for routes in ROUTES for op in routes.operations)

@@ -39,6 +39,9 @@ CONTENT_TYPES = {
 #: Files that compress well; gzip is kept only where it saves at least this fraction.
 COMPRESSIBLE = {".html", ".css", ".js", ".svg", ".wasm"}
 MIN_SAVING = 0.1
+#: Files this large (the QR decoder's WebAssembly) are gzipped at level 1: level 9 would add
+#: half a second to every process start to save a tenth on a file a door fetches once.
+LARGE = 256 * 1024
 #: A fingerprinted file never changes under its name: cached for a year, never revalidated.
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: Pages and the worker: the browser asks each time; the ETag makes an unchanged one a 304.
@@ -215,7 +218,7 @@ def _asset(
     suffix = posixpath.splitext(name)[1]
     gzipped = None
     if suffix in COMPRESSIBLE:
-        packed = gzip.compress(body, compresslevel=9, mtime=0)
+        packed = gzip.compress(body, compresslevel=1 if len(body) > LARGE else 9, mtime=0)
         if len(packed) <= len(body) * (1 - MIN_SAVING):
             gzipped = packed
     etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'

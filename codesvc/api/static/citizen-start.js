@@ -7,7 +7,7 @@ export const TOKEN_KEY = "codesvc.citizen.token";
 
 // #token=<JWT> from the city's app: kept for this tab's session, then taken out of the address
 // so it is not in the history, a bookmark or a shared link. A fragment never reaches a server.
-function tokenFromFragment() {
+export function tokenFromFragment() {
   const given = new URLSearchParams(location.hash.slice(1)).get("token");
   if (!given) return "";
   sessionStorage.setItem(TOKEN_KEY, given.trim());

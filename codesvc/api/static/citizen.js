@@ -3,7 +3,7 @@
 // app opens the page as /citizen#token=<JWT>: a fragment never reaches a server or its logs.
 // The code comes first, in one API call that carries the colour too; the rest follows.
 import { AREAS } from "./areas.js";
-import { TOKEN_KEY, firstCode, firstToken } from "./citizen-start.js";
+import { TOKEN_KEY, firstCode, firstToken, tokenFromFragment } from "./citizen-start.js";
 import {
   COLORS,
   DISTRICTS,
@@ -676,6 +676,17 @@ $("#appeal-category").addEventListener("change", (event) => evidenceFor(event.ta
 evidenceFor($("#appeal-category").value);
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden && token) loadAll();
+});
+// The city's app may hand over a new token to a page already open.
+window.addEventListener("hashchange", () => {
+  const given = tokenFromFragment();
+  if (!given) return;
+  session += 1;
+  stopTimers();
+  token = given;
+  alertText("");
+  show("loading");
+  start();
 });
 window.addEventListener("online", () => {
   if (token) refreshCode();
