@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -26,6 +27,8 @@ TABLET = {"width": 800, "height": 1000}
 #: Screenshots that the README shows are also written here when this variable names a folder
 #: (``CODESVC_SCREENSHOTS=docs/screenshots``); every screenshot goes to the test's tmp_path.
 SCREENSHOTS_ENV = "CODESVC_SCREENSHOTS"
+#: The scanner's ``data-keys``: it has kept at least one key to check codes offline.
+KEPT = re.compile(r"^[1-9]")
 
 
 def require_chromium() -> None:

@@ -155,7 +155,7 @@ async def test_an_officer_corrects_an_appeal_after_previewing_it(desk):
     await first.get_by_role("button", name=f"认领申诉 {appeal}").click()
     await expect(first).to_contain_text("已认领")
     await expect(first.locator(".claimed")).to_contain_text("huangpu-wang")
-    await first.get_by_role("link", name=f"打开申诉 {appeal}").click()
+    await first.get_by_role("link", name=f"打开 {appeal}").click()
 
     await expect(page.locator("h1")).to_have_text(f"申诉 {appeal}")
     await expect(page.locator("#description")).to_have_text("我那天在上海，没有去过宝安区。")

@@ -30,7 +30,6 @@ const TEXT = {
     claim: "认领",
     claim_label: (id) => `认领申诉 ${id}`,
     open: "打开",
-    open_label: (id) => `打开申诉 ${id}`,
     you: "您",
     nobody: "—",
     claimed_now: (id) => `已认领 ${id}，可以打开处理。`,
@@ -60,7 +59,6 @@ const TEXT = {
     claim: "Claim",
     claim_label: (id) => `Claim appeal ${id}`,
     open: "Open",
-    open_label: (id) => `Open appeal ${id}`,
     you: "you",
     nobody: "—",
     claimed_now: (id) => `You claimed ${id}; open it to work on it.`,
@@ -109,7 +107,7 @@ function renderRow(a, message = "") {
   const commission = me().role === "commission";
   const link = h(
     "a",
-    { href: `/staff/appeals/${encodeURIComponent(a.appeal_id)}`, "aria-label": t("open_label", a.appeal_id) },
+    { href: `/staff/appeals/${encodeURIComponent(a.appeal_id)}` },
     `${t("open")} ${a.appeal_id}`,
   );
   const row = h(
