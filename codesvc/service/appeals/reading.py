@@ -77,12 +77,16 @@ async def queue(
             )
         district = actor.district
     overdue_sql = "(a.status = ANY($4::text[]) AND a.due_at < $5)"
+    # Among open appeals the overdue ones are exactly those due earliest, so "overdue
+    # first, then by due time" is "by due time", which the district's queue index serves.
+    order = "" if query.states <= OPEN else f"{overdue_sql} DESC, "
+    by_district = "a.district = $1" if district is not None else "$1::text IS NULL"
     async with conn.transaction():
         rows = await conn.fetch(
             f"""SELECT {APPEAL_COLUMNS} FROM appeals a JOIN persons p USING (person_id)
-                WHERE ($1::text IS NULL OR a.district = $1) AND a.status = ANY($2::text[])
+                WHERE {by_district} AND a.status = ANY($2::text[])
                   AND ($3::boolean IS NULL OR {overdue_sql} = $3)
-                ORDER BY {overdue_sql} DESC, a.due_at, a.filed_at, a.appeal_id
+                ORDER BY {order}a.due_at, a.filed_at, a.appeal_id
                 LIMIT $6""",
             district,
             sorted(s.value for s in query.states),
