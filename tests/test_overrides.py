@@ -131,3 +131,35 @@ async def test_too_many_proposals_by_one_member_raise_an_alarm(settings, keys, c
         assert (await propose(city, city.api.auth("commission", "calm"), ref)).status == 201
         metrics = await (await client.get("/metrics")).text()
         assert "codesvc_override_alarms_total 1.0" in metrics
+
+
+async def test_another_member_may_reject_a_proposal_and_nothing_changes(city, conn):
+    ref = await city.register()
+    alice = city.api.auth("commission", "member-alice")
+    bob = city.api.auth("commission", "member-bob")
+    proposal = await (await propose(city, alice, ref)).json()
+    reject = f"/v1/overrides/{proposal['override_id']}/reject"
+    own = await city.client.post(reject, json={"reason": "changed my mind"}, headers=alice)
+    assert own.status == 403
+    empty = await city.client.post(reject, json={"reason": " "}, headers=bob)
+    assert empty.status == 422
+    resp = await city.client.post(reject, json={"reason": "No case links him."}, headers=bob)
+    assert resp.status == 200, await resp.text()
+    rejected = await resp.json()
+    assert (rejected["status"], rejected["rejected_by"], rejected["rejection_reason"]) == (
+        "rejected", "member-bob", "No case links him.",
+    )  # fmt: skip
+    assert (await city.status(ref))["color"] == "green"
+    approve = await city.client.post(
+        f"/v1/overrides/{proposal['override_id']}/approve",
+        headers=city.api.auth("commission", "member-carol"),
+    )
+    assert approve.status == 409
+    assert "rejected by member-bob" in (await approve.json())["detail"]
+    again = await city.client.post(reject, json={"reason": "twice"}, headers=bob)
+    assert again.status == 409
+    listed = await city.client.get("/v1/overrides?status=rejected", headers=bob)
+    assert [o["override_id"] for o in (await listed.json())["overrides"]] == [
+        proposal["override_id"]
+    ]
+    assert await verify_audit(conn) == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Annotated, Literal, cast
 
 from aiohttp import web
@@ -113,6 +115,19 @@ async def propose(request: web.Request, body: OverrideIn) -> OverrideOut:
     return OverrideOut.of(proposal)
 
 
+@contextlib.contextmanager
+def answering() -> Iterator[None]:
+    """A refused decision on a proposal as the problem the caller can act on."""
+    try:
+        yield
+    except service.OverrideNotFound as exc:
+        raise Problem(404, exc.detail) from None
+    except service.OverrideForbidden as exc:
+        raise Problem(403, exc.detail) from None
+    except service.OverrideConflict as exc:
+        raise Problem(409, exc.detail) from None
+
+
 def _watch(request: web.Request, member: str, recent: int) -> None:
     """Raise the alarm when one member proposes more overrides in an hour than allowed."""
     metrics = request.app[METRICS]
@@ -141,7 +156,7 @@ def _watch(request: web.Request, member: str, recent: int) -> None:
 )
 async def approve(request: web.Request, path: OverridePath) -> OverrideOut:
     settings = request.app[SETTINGS]
-    try:
+    with answering():
         async with request.app[POOL].acquire() as conn:
             approved = await service.approve(
                 conn,
@@ -151,12 +166,6 @@ async def approve(request: web.Request, path: OverridePath) -> OverrideOut:
                 settings.rules,
                 settings.override_office,
             )
-    except service.OverrideNotFound as exc:
-        raise Problem(404, exc.detail) from None
-    except service.OverrideForbidden as exc:
-        raise Problem(403, exc.detail) from None
-    except service.OverrideConflict as exc:
-        raise Problem(409, exc.detail) from None
     return OverrideOut.of(approved)
 
 
@@ -175,17 +184,11 @@ class RejectIn(In):
     errors=(404, 409),
 )
 async def reject(request: web.Request, path: OverridePath, body: RejectIn) -> OverrideOut:
-    try:
+    with answering():
         async with request.app[POOL].acquire() as conn:
             rejected = await service.reject(
                 conn, path.override_id, principal(request), now(request), body.reason
             )
-    except service.OverrideNotFound as exc:
-        raise Problem(404, exc.detail) from None
-    except service.OverrideForbidden as exc:
-        raise Problem(403, exc.detail) from None
-    except service.OverrideConflict as exc:
-        raise Problem(409, exc.detail) from None
     return OverrideOut.of(rejected)
 
 

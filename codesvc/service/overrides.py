@@ -152,16 +152,7 @@ async def approve(
     """Put a proposal in force: write its override event and recompute the person."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", WORLD_LOCK)
-        row = await conn.fetchrow(
-            f"""SELECT {COLUMNS} FROM overrides o JOIN persons p USING (person_id)
-                WHERE o.override_id = $1 FOR UPDATE OF o""",
-            override_id,
-        )
-        if row is None:
-            raise OverrideNotFound(
-                "No such override proposal; list the open ones at /v1/overrides."
-            )
-        proposal = _proposal(row)
+        proposal = await _locked(conn, override_id)
         _check_approvable(proposal, member, now)
         event = Override(
             str(uuid.uuid4()),
@@ -223,14 +214,7 @@ async def reject(
     """Turn a proposal down, saying why; like approval, only a member other than the
     proposer decides on it."""
     async with conn.transaction():
-        row = await conn.fetchrow(
-            f"""SELECT {COLUMNS} FROM overrides o JOIN persons p USING (person_id)
-                WHERE o.override_id = $1 FOR UPDATE OF o""",
-            override_id,
-        )
-        if row is None:
-            raise OverrideNotFound("No such override proposal; list the open ones.")
-        proposal = _proposal(row)
+        proposal = await _locked(conn, override_id)
         if proposal.proposed_by == member.sub:
             raise OverrideForbidden(
                 "You proposed this override; a different commission member decides on it."
@@ -267,10 +251,27 @@ async def reject(
         return rejected
 
 
+async def _locked(conn: asyncpg.Connection, override_id: str) -> Proposal:
+    """The proposal, its row locked until the transaction ends; 404 if there is none."""
+    row = await conn.fetchrow(
+        f"""SELECT {COLUMNS} FROM overrides o JOIN persons p USING (person_id)
+            WHERE o.override_id = $1 FOR UPDATE OF o""",
+        override_id,
+    )
+    if row is None:
+        raise OverrideNotFound("No such override proposal; list the open ones at /v1/overrides.")
+    return _proposal(row)
+
+
 def _check_approvable(proposal: Proposal, member: audit_log.Actor, now: datetime) -> None:
     if proposal.proposed_by == member.sub:
         raise OverrideForbidden(
             "You proposed this override; a different commission member must approve it."
+        )
+    if proposal.status == "rejected":
+        raise OverrideConflict(
+            f"This proposal was rejected by {proposal.rejected_by}: "
+            f"{proposal.rejection_reason} To set the colour, propose it again."
         )
     if proposal.status != "proposed":
         raise OverrideConflict(
