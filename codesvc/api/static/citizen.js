@@ -5,8 +5,10 @@
 import { AREAS } from "./areas.js";
 import { TOKEN_KEY, firstCode, firstToken, tokenFromFragment } from "./citizen-start.js";
 import {
+  CAUSE_WORDS,
   COLORS,
   DISTRICTS,
+  RULE_WORDS,
   Unreachable,
   applyText,
   bindLangToggle,
@@ -92,25 +94,8 @@ const TEXT = {
       wrong_test_result: "检测结果有误",
       other: "其他",
     },
-    rules: {
-      R1: "来自中风险地区",
-      R2: "来自高风险地区",
-      R3: "密切接触者",
-      R4: "次密切接触者",
-      R5: "检测阳性",
-      R6: "落地检测未完成",
-      R7: "人工设定",
-      R8: "未参加区域检测",
-    },
-    cause: {
-      none: "无限制",
-      event: (id) => `新信息（记录 ${id}）`,
-      appeal: (id) => `申诉 ${id}`,
-      listing: (area) => `风险地区名单变更（${area}）`,
-      campaign: () => "区域检测",
-      override: () => "人工设定（经两名委员批准）",
-      recomputed: "重新计算",
-    },
+    rules: RULE_WORDS.zh,
+    cause: CAUSE_WORDS.zh,
   },
   en: {
     home: "Home",
@@ -182,25 +167,8 @@ const TEXT = {
       wrong_test_result: "wrong test result",
       other: "other",
     },
-    rules: {
-      R1: "arrival from a medium-risk area",
-      R2: "arrival from a high-risk area",
-      R3: "close contact",
-      R4: "secondary contact",
-      R5: "positive test",
-      R6: "landing tests not done",
-      R7: "set by hand",
-      R8: "missed a test campaign",
-    },
-    cause: {
-      none: "no hold",
-      event: (id) => `new information (record ${id})`,
-      appeal: (id) => `appeal ${id}`,
-      listing: (area) => `risk-area listing changed (${area})`,
-      campaign: () => "test campaign",
-      override: () => "set by hand (approved by two commission members)",
-      recomputed: "recomputed",
-    },
+    rules: RULE_WORDS.en,
+    cause: CAUSE_WORDS.en,
   },
 };
 

@@ -34,6 +34,52 @@ export const DISTRICTS = {
   310151: ["崇明区", "Chongming"],
 };
 
+// Rule names and what superseded a colour, in both languages (the citizen's page and the
+// console say the same).
+export const RULE_WORDS = {
+  zh: {
+    R1: "来自中风险地区",
+    R2: "来自高风险地区",
+    R3: "密切接触者",
+    R4: "次密切接触者",
+    R5: "检测阳性",
+    R6: "落地检测未完成",
+    R7: "人工设定",
+    R8: "未参加区域检测",
+  },
+  en: {
+    R1: "arrival from a medium-risk area",
+    R2: "arrival from a high-risk area",
+    R3: "close contact",
+    R4: "secondary contact",
+    R5: "positive test",
+    R6: "landing tests not done",
+    R7: "set by hand",
+    R8: "missed a test campaign",
+  },
+};
+
+export const CAUSE_WORDS = {
+  zh: {
+    none: "无限制",
+    event: (id) => `新信息（记录 ${id}）`,
+    appeal: (id) => `申诉 ${id}`,
+    listing: (area) => `风险地区名单变更（${area}）`,
+    campaign: () => "区域检测",
+    override: () => "人工设定（经两名委员批准）",
+    recomputed: "重新计算",
+  },
+  en: {
+    none: "no hold",
+    event: (id) => `new information (record ${id})`,
+    appeal: (id) => `appeal ${id}`,
+    listing: (area) => `risk-area listing changed (${area})`,
+    campaign: () => "test campaign",
+    override: () => "set by hand (approved by two commission members)",
+    recomputed: "recomputed",
+  },
+};
+
 // Fill every [data-t] element from texts[lang] and point the toggle at the other language.
 export function applyText(texts, lang) {
   document.documentElement.lang = lang === "en" ? "en" : "zh-CN";
