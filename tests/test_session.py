@@ -314,3 +314,16 @@ async def test_the_database_keeps_no_usable_session_id(desk, settings):
         stored = await conn.fetchval("SELECT id_hash FROM sessions")
     assert cookie.encode() not in bytes(stored)
     assert bytes(stored) == accounts.digest(cookie)
+
+
+async def test_a_form_on_another_site_cannot_sign_the_browser_in(desk, settings):
+    await add_account(settings, "huangpu-wang")
+    # A text/plain form can smuggle a JSON body; the browser still says where it came from.
+    body = '{"sub": "huangpu-wang", "password": "' + PASSWORD + '", "otp": "="}'
+    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        resp = await desk.api.client.post(
+            "/v1/session", data=body, headers={**headers, "Content-Type": "text/plain"}
+        )
+        assert resp.status == 403
+        assert "Set-Cookie" not in resp.headers
+    assert await audit_actions(settings, "huangpu-wang") == []

@@ -156,11 +156,16 @@ async def from_cookie(request: web.Request, session_id: str) -> Principal:
     return Principal(session.role, session.sub, session.district, session.ends_at.timestamp())
 
 
-def _check_csrf(request: web.Request, session_id: str) -> None:
+def _check_origin(request: web.Request) -> None:
+    """Refuse what a page of another site sent (the browser says so; scripts send neither)."""
     origin = request.headers.get("Origin")
     cross_site = request.headers.get("Sec-Fetch-Site") == "cross-site"
     if cross_site or (origin is not None and urlsplit(origin).netloc != request.host):
         raise Problem(403, say(request, "origin"))
+
+
+def _check_csrf(request: web.Request, session_id: str) -> None:
+    _check_origin(request)
     given = request.headers.get(CSRF_HEADER, "")
     if not hmac.compare_digest(given.encode(), accounts.csrf_token(session_id).encode()):
         raise Problem(403, say(request, "csrf"))
@@ -181,9 +186,11 @@ def _signed_in(request: web.Request) -> tuple[str, accounts.Session]:
     roles=None,
     body=SignInIn,
     response=SessionOut,
-    errors=(401, 429),
+    errors=(401, 403, 429),
 )
 async def sign_in(request: web.Request, body: SignInIn) -> Reply[SessionOut]:
+    # A form on another site must not sign the browser in to an account of its choosing.
+    _check_origin(request)
     at = now(request)
     async with request.app[POOL].acquire() as conn:
         result = await accounts.sign_in(
