@@ -98,6 +98,12 @@ async def _ready(served: Served) -> None:
                 async with session.get(served.base + "/readyz") as resp:
                     if resp.status == 200:
                         return
-            assert served.process.returncode is None, "codesvc serve exited before it was ready"
+            if served.process.returncode is not None:
+                stdout = served.process.stdout
+                said = (await stdout.read()).decode(errors="replace") if stdout else ""
+                raise AssertionError(
+                    f"codesvc serve exited ({served.process.returncode}) before it was ready"
+                    + (f"; it said:\n{said[-3000:]}" if said else "")
+                )
             assert time.monotonic() < deadline, "codesvc serve did not become ready"
             await asyncio.sleep(0.1)
