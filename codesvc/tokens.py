@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jwt
 
+from codesvc.messages import t
 from codesvc.settings import ConfigError, Settings
 
 ROLES = ("citizen", "scanner", "feeder", "staff", "commission")
@@ -108,11 +109,14 @@ class AuthKeys:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise TokenRejected("the bearer token is not a well-formed JWT") from None
+            raise TokenRejected(t("the bearer token is not a well-formed JWT")) from None
         if header.get("alg") != self.algorithm:
             raise TokenRejected(
-                f"the token is signed with {header.get('alg')!r}; this service accepts "
-                f"only {self.algorithm}"
+                t(
+                    "the token is signed with {alg}; this service accepts only {accepted}",
+                    alg=repr(header.get("alg")),
+                    accepted=self.algorithm,
+                )
             )
         try:
             claims = jwt.decode(
@@ -122,23 +126,30 @@ class AuthKeys:
                 options={"require": ["exp", "sub", "role"]},
             )
         except jwt.ExpiredSignatureError:
-            raise TokenRejected("the token has expired; get a new one") from None
+            raise TokenRejected(t("the token has expired; get a new one")) from None
         except jwt.InvalidSignatureError:
-            raise TokenRejected("the token's signature does not verify") from None
+            raise TokenRejected(t("the token's signature does not verify")) from None
         except jwt.MissingRequiredClaimError as exc:
-            raise TokenRejected(f"the token lacks the {exc.claim!r} claim") from None
+            raise TokenRejected(
+                t("the token lacks the {claim} claim", claim=repr(exc.claim))
+            ) from None
         except jwt.PyJWTError as exc:
-            raise TokenRejected(f"the token is not valid: {exc}") from None
+            raise TokenRejected(t("the token is not valid: {why}", why=str(exc))) from None
         exp = claims["exp"]
         if isinstance(exp, bool) or not isinstance(exp, int | float) or not 0 < exp <= MAX_EXP:
-            raise TokenRejected("the token's exp claim must be a number of seconds (NumericDate)")
+            raise TokenRejected(
+                t("the token's exp claim must be a number of seconds (NumericDate)")
+            )
         role, sub, district = claims.get("role"), claims.get("sub"), claims.get("district")
         if role not in ROLES:
-            raise TokenRejected(f"the token's role {role!r} is not one of {', '.join(ROLES)}")
+            raise TokenRejected(
+                t("the token's role {role} is not one of {roles}", role=repr(role),
+                  roles=", ".join(ROLES))
+            )  # fmt: skip
         if not isinstance(sub, str) or not sub:
-            raise TokenRejected("the token's sub claim must be a non-empty string")
+            raise TokenRejected(t("the token's sub claim must be a non-empty string"))
         if role in DISTRICT_ROLES and not (isinstance(district, str) and district):
-            raise TokenRejected(f"a {role} token must carry a district claim")
+            raise TokenRejected(t("a {role} token must carry a district claim", role=role))
         if district is not None and not isinstance(district, str):
-            raise TokenRejected("the token's district claim must be a string")
+            raise TokenRejected(t("the token's district claim must be a string"))
         return Principal(role, sub, district, float(exp), claims.get("jti"))

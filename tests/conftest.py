@@ -26,6 +26,8 @@ from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Tests read problems in English unless they ask otherwise (the default is Chinese).
+ENGLISH = {"Accept-Language": "en"}
 
 # Property tests judge results, not speed: a busy CI machine must not fail them on time.
 hypothesis.settings.register_profile("codesvc", deadline=None, print_blob=True)
@@ -135,7 +137,7 @@ class Api:
 @pytest.fixture
 async def api(settings: Settings, keys: AuthKeys) -> AsyncIterator[Api]:
     app = create_app(settings)
-    async with TestClient(TestServer(app)) as client:
+    async with TestClient(TestServer(app), headers=ENGLISH) as client:
         yield Api(client, keys)
 
 
@@ -168,8 +170,7 @@ class City:
 
     async def status(self, ref: str, lang: str | None = None) -> dict:  # type: ignore[type-arg]
         headers = self.api.auth("citizen", ref)
-        if lang:
-            headers["Accept-Language"] = lang
+        headers["Accept-Language"] = lang or ""  # none given: the service's default
         resp = await self.client.get("/v1/me/status", headers=headers)
         assert resp.status == 200, await resp.text()
         return dict(await resp.json())

@@ -175,6 +175,9 @@ async def test_citizen_files_an_appeal_against_the_arrival(city, api, page, shot
     # Nothing filled in: the service says what to fix, next to the field.
     await expect(page.locator("[data-field=description]")).to_be_visible()
     await expect(page.locator("#appeal-result")).to_contain_text("申诉未能提交")
+    # The service's own words, in the page's language (not the browser's English).
+    await expect(page.locator("#appeal-result")).to_contain_text("部分字段无效")
+    await expect(page.locator("#appeal-result")).not_to_contain_text("invalid")
 
     event_ids = await page.locator("#appeal-event option").evaluate_all(
         "options => options.map(o => o.value)"
@@ -200,7 +203,7 @@ async def test_citizen_with_a_bad_token_is_told_and_asked_again(api, page, shots
     await page.fill("#token", "not-a-token")
     await page.click("#token-form button[type=submit]")
     await expect(page.locator("#alert")).to_contain_text("此令牌无法使用")
-    await expect(page.locator("#alert")).to_contain_text("Not authenticated")
+    await expect(page.locator("#alert")).to_contain_text("未通过身份验证")
     await expect(page.locator("#login")).to_be_visible()
     await expect(page.locator("#me")).to_be_hidden()
     assert await page.evaluate("sessionStorage.length") == 0
@@ -335,7 +338,7 @@ async def test_scanner_shows_the_colour_and_masked_name_and_says_why_it_cannot(d
     await scan(page, await code_of(api, ref))
     await expect(screen).to_have_attribute("data-state", "token")
     await expect(page.locator("#display .headline")).to_contain_text("令牌已失效")
-    await expect(page.locator("#display .detail")).to_contain_text("revoked")
+    await expect(page.locator("#display .detail")).to_contain_text("已被吊销")
     await shots.take(page, "scanner-revoked")
 
 

@@ -104,7 +104,7 @@ async def test_a_session_acts_exactly_as_a_token_with_its_role_sub_and_district(
     # A staff session may not call a commission route, exactly as a staff token may not.
     refused = await desk.other.get("/v1/overrides")
     assert refused.status == 403
-    assert "staff may not call GET /v1/overrides" in (await refused.json())["detail"]
+    assert "staff 无权调用 GET /v1/overrides" in (await refused.json())["detail"]
 
 
 async def test_the_cookie_is_secure_when_the_service_is_reached_over_https(desk, settings):

@@ -7,9 +7,10 @@ from aiohttp import web
 from codesvc.api.clock import now
 from codesvc.api.keys import AUDIT, POOL, principal
 from codesvc.api.problems import Problem
+from codesvc.messages import t
 from codesvc.service import audit_log, persons
 
-NOT_FOUND = "No such person, or not one you may see."
+NOT_FOUND = t("No such person, or not one you may see.")
 
 
 async def person_for(
@@ -25,7 +26,7 @@ async def person_for(
         if person is None:
             if caller.role == "citizen":
                 raise Problem(
-                    404, "Your token names no registered person; ask the registry to register you."
+                    404, t("You are not registered yet; ask the registry to register you.")
                 )
             raise Problem(404, NOT_FOUND)
         if caller.role == "staff" and not await persons.visible_to_district(

@@ -21,6 +21,7 @@ from codesvc.api import (
     console,
     door,
     events,
+    malformed,
     notifications,
     ops,
     overrides,
@@ -96,6 +97,7 @@ def create_app(
     of ``codesvc serve`` leave that to the worker and pass their wishes to sweep on.
     """
     quiet_malformed_requests()
+    malformed.install()
     app = web.Application(middlewares=[observe], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[CLOCK] = clock

@@ -26,6 +26,7 @@ from codesvc.appeals.machine import (
     allowed_actions,
 )
 from codesvc.appeals.rules import Category, is_overdue
+from codesvc.messages import t
 from codesvc.schemas.events import FactIn
 from codesvc.schemas.fields import (
     IDENT,
@@ -45,14 +46,14 @@ from codesvc.service import appeals as service
 routes = Routes("appeals")
 
 _VERBS = {
-    "file": "file",
-    "claim": "claim",
-    "note": "add a note to",
-    "correct": "correct",
-    "uphold": "uphold",
-    "escalate": "escalate",
-    "withdraw": "withdraw",
-    "view": "see",
+    "file": t("file"),
+    "claim": t("claim"),
+    "note": t("add a note to"),
+    "correct": t("correct"),
+    "uphold": t("uphold"),
+    "escalate": t("escalate"),
+    "withdraw": t("withdraw"),
+    "view": t("see"),
 }
 _STATES = tuple(s.value for s in AppealState)
 #: ``all``, or one or more states separated by commas
@@ -253,11 +254,16 @@ def answering(action: str) -> Iterator[None]:
             raise Problem(409, exc.detail) from None
         raise Problem(
             409,
-            f"You cannot {_VERBS[action]} this appeal now: {exc.detail}. "
-            "Reload it to see where it stands.",
+            t(
+                "You cannot {verb} this appeal now: {why}. Reload it to see where it stands.",
+                verb=_VERBS[action],
+                why=exc.detail,
+            ),
         ) from None
     except AppealForbidden as exc:
-        raise Problem(403, f"You may not {_VERBS[action]} this appeal: {exc.detail}.") from None
+        raise Problem(
+            403, t("You may not {verb} this appeal: {why}.", verb=_VERBS[action], why=exc.detail)
+        ) from None
     except AppealError as exc:  # pragma: no cover - every subclass is mapped above
         raise Problem(409, exc.detail) from None
 

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from codesvc.api.problems import Problem
 from codesvc.api.session import COOKIE, from_cookie
+from codesvc.messages import t
 from codesvc.tokens import AuthKeys, Principal, TokenRejected
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="codesvc"'}
@@ -44,13 +45,15 @@ class Authenticator:
         header = request.headers.get("Authorization")
         if not header:
             raise Problem(
-                401, "This route needs an Authorization: Bearer <token> header.", headers=CHALLENGE
+                401,
+                t("This route needs an Authorization: Bearer <token> header."),
+                headers=CHALLENGE,
             )
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise Problem(
-                401, "The Authorization header must be 'Bearer <token>'.", headers=CHALLENGE
+                401, t("The Authorization header must be 'Bearer <token>'."), headers=CHALLENGE
             )
         found = self._cache.get(token)
         if found is None:
@@ -59,25 +62,34 @@ class Authenticator:
             if len(token) > MAX_TOKEN or not _JWT.fullmatch(token):
                 raise Problem(
                     401,
-                    "Not authenticated: the bearer token is not a well-formed JWT.",
+                    t("Not authenticated: the bearer token is not a well-formed JWT."),
                     headers=CHALLENGE,
                 )
             try:
                 found = self.keys.verify(token)
             except TokenRejected as exc:
-                raise Problem(401, f"Not authenticated: {exc}.", headers=CHALLENGE) from None
+                why = exc.args[0] if exc.args else ""
+                raise Problem(
+                    401, t("Not authenticated: {why}.", why=why), headers=CHALLENGE
+                ) from None
             self._cache[token] = found
             if len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         if found.expires_at <= time.time():
             self._cache.pop(token, None)
             raise Problem(
-                401, "Not authenticated: the token has expired; get a new one.", headers=CHALLENGE
+                401,
+                t("Not authenticated: the token has expired; get a new one."),
+                headers=CHALLENGE,
             )
         if (found.role, found.sub) in self.revoked_subjects:
             raise Problem(
                 401,
-                f"Not authenticated: tokens of {found.role} {found.sub} are revoked.",
+                t(
+                    "Not authenticated: tokens of {role} {sub} are revoked.",
+                    role=found.role,
+                    sub=found.sub,
+                ),
                 headers=CHALLENGE,
             )
         return found

@@ -13,6 +13,7 @@ from codesvc.api.clock import now
 from codesvc.api.keys import POOL, SETTINGS, principal
 from codesvc.api.problems import Problem
 from codesvc.api.routing import Param, Routes
+from codesvc.messages import t
 from codesvc.schemas.colours import HistoryOut, HistoryQuery, IntervalOut, StatusOut
 from codesvc.schemas.fields import In, PersonRef
 from codesvc.service import stored_status
@@ -40,7 +41,7 @@ async def status_of(request: web.Request, person: Person) -> StatusOut:
             conn, person.person_id, request.app[SETTINGS].rules, at
         )
     if status is None:
-        raise Problem(404, "This person has no status yet.")
+        raise Problem(404, t("This person has no status yet."))
     return StatusOut.of(person.person_ref, status, language(request), at)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import secrets
 import time
 
@@ -15,12 +16,15 @@ from codesvc.api.problems import Problem, from_http_exception, unavailable
 from codesvc.api.routing import LEAN
 from codesvc.db import RECONNECT, UNAVAILABLE
 from codesvc.logs import request_id
+from codesvc.messages import language, t
 
 log = logging.getLogger("codesvc.http")
 
 #: Request ids: unique per process start, then a counter (cheaper than random per request).
 _PREFIX = secrets.token_hex(4) + "-"
 _SEQUENCE = itertools.count(1)
+#: What a caller's own request id may look like.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,64}")
 
 #: Requests slower than this are logged at INFO; the rest at DEBUG, to keep busy doors quiet.
 SLOW_SECONDS = 0.25
@@ -57,27 +61,34 @@ async def find_primary(app: web.Application) -> None:
 
 
 def request_id_of(request: web.Request) -> str:
-    """The caller's X-Request-Id, or a new one unique to this process's life."""
-    return request.headers.get("X-Request-Id", "")[:64] or f"{_PREFIX}{next(_SEQUENCE):x}"
+    """The caller's X-Request-Id if it is a plain token (it is echoed in a header and the
+    log), or a new one unique to this process's life."""
+    given = request.headers.get("X-Request-Id", "")
+    if given and _REQUEST_ID.fullmatch(given):
+        return given
+    return f"{_PREFIX}{next(_SEQUENCE):x}"
 
 
 def problem_for(request: web.Request, exc: Exception, rid: str) -> web.StreamResponse:
-    """Any error as a problem+json answer (a database outage a 503, a bug a logged 500)."""
+    """Any error as a problem+json answer (a database outage a 503, a bug a logged 500),
+    in the reader's language."""
+    lang = language(request.headers.get("Accept-Language"))
     if isinstance(exc, Problem):
-        return exc.response(request.path, rid)
+        return exc.response(request.path, rid, lang)
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             raise exc
-        return from_http_exception(exc).response(request.path, rid)
+        return from_http_exception(exc).response(request.path, rid, lang)
     if isinstance(exc, UNAVAILABLE):
         log.warning("database unavailable: %s", exc)
         return unavailable(
-            "The database is unavailable right now; nothing was changed. Try again shortly."
-        ).response(request.path, rid)
+            t("The database is unavailable right now; nothing was changed. Try again shortly.")
+        ).response(request.path, rid, lang)
     log.error("unexpected error answering %s %s", request.method, request.path, exc_info=exc)
     return Problem(
-        500, f"Something went wrong on our side; quote request id {rid} when reporting it."
-    ).response(request.path, rid)
+        500, t("Something went wrong on our side; quote request id {rid} when reporting it.",
+               rid=rid)
+    ).response(request.path, rid, lang)  # fmt: skip
 
 
 def observed(request: web.Request, status: int, elapsed: float, rid: str) -> None:

@@ -8,11 +8,14 @@ from http import HTTPStatus
 import orjson
 from aiohttp import web
 
+from codesvc.messages import DEFAULT, Lang, render, t
+
 PROBLEM_TYPE = "application/problem+json"
 
 
 class Problem(Exception):
-    """An error a caller can act on; raised anywhere, answered by the middleware."""
+    """An error a caller can act on; raised anywhere, answered by the middleware in the
+    reader's language (``detail`` and each field error are `Text` from the catalogue)."""
 
     def __init__(
         self,
@@ -32,21 +35,23 @@ class Problem(Exception):
         self.title = title or HTTPStatus(status).phrase
         self.extra = extra
 
-    def body(self, instance: str) -> dict[str, object]:
+    def body(self, instance: str, lang: Lang = DEFAULT) -> dict[str, object]:
         body: dict[str, object] = {
             "type": "about:blank",
             "title": self.title,
             "status": self.status,
-            "detail": self.detail,
+            "detail": render(self.detail, lang),
             "instance": instance,
         }
         if self.errors:
-            body["errors"] = self.errors
+            body["errors"] = {path: render(text, lang) for path, text in self.errors.items()}
         body.update(self.extra)
         return body
 
-    def response(self, instance: str, request_id: str | None = None) -> web.Response:
-        body = self.body(instance)
+    def response(
+        self, instance: str, request_id: str | None = None, lang: Lang = DEFAULT
+    ) -> web.Response:
+        body = self.body(instance, lang)
         if request_id:
             body["request_id"] = request_id
         return web.Response(
@@ -71,12 +76,14 @@ def from_http_exception(exc: web.HTTPException) -> Problem:
     status = exc.status
     headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
     if status == 404:
-        detail = "There is no such resource; see /openapi.json for the routes this service has."
+        detail: str = t(
+            "There is no such resource; see /openapi.json for the routes this service has."
+        )
     elif status == 405:
         allowed = exc.headers.get("Allow", "")
-        detail = f"This route does not take that method; it allows {allowed}."
+        detail = t("This route does not take that method; it allows {allowed}.", allowed=allowed)
     elif status == 413:
-        detail = "The request body is too large; send smaller batches (at most 1000 events)."
+        detail = t("The request body is too large; send smaller batches (at most 1000 events).")
     else:
         detail = exc.text or HTTPStatus(status).phrase
     return Problem(status, detail, headers=headers)

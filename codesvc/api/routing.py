@@ -13,12 +13,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
-import orjson
 import pydantic
 from aiohttp import web
 
+from codesvc.api.inputs import check_request, json_document
 from codesvc.api.keys import AUTHENTICATOR, PRINCIPAL
 from codesvc.api.problems import Problem
+from codesvc.messages import t
 from codesvc.schemas.errors import field_errors, summary
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -166,11 +167,20 @@ class Routes:
                     if caller.role not in allowed:
                         raise Problem(
                             403,
-                            f"A {caller.role} may not call {method} {path}; "
-                            f"it is for: {', '.join(allowed)}.",
+                            t(
+                                "A {role} may not call {method} {path}; it is for: {roles}.",
+                                role=caller.role,
+                                method=method,
+                                path=path,
+                                roles=", ".join(allowed),
+                            ),
                         )
                     request[PRINCIPAL] = caller
                 inputs: dict[str, pydantic.BaseModel] = {}
+                check_request(
+                    request.match_info if op.path_params is not None else {},
+                    request.query if op.query is not None else {},
+                )
                 if op.path_params is not None:
                     inputs["path"] = read_params(request.match_info, op.path_params, "path")
                 if op.query is not None:
@@ -207,21 +217,26 @@ class Routes:
             app.router.add_route(op.method, op.path, op.handler)
 
 
+#: Where parameters come from, in words.
+_WHERE = {"query": t("query"), "path": t("path")}
+
+
 def read_body(raw: bytes, model: type[M]) -> M:
     """A JSON body as ``model``: 400 if it is not JSON, 422 naming each bad field."""
     if not raw:
-        raise Problem(400, "The request needs a JSON body.")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise Problem(400, f"The body is not valid JSON: {exc}.") from None
+        raise Problem(400, t("The request needs a JSON body."))
+    data = json_document(raw)
     if not isinstance(data, dict):
-        raise Problem(422, "The body must be a JSON object.", errors={"body": "not an object"})
+        raise Problem(
+            422, t("The body must be a JSON object."), errors={"body": t("not an object")}
+        )
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         errors = field_errors(exc)
-        raise Problem(422, f"Some fields are invalid — {summary(errors)}.", errors=errors) from None
+        raise Problem(
+            422, t("Some fields are invalid — {fields}.", fields=summary(errors)), errors=errors
+        ) from None
 
 
 def read_query(request: web.Request, model: type[M]) -> M:
@@ -231,8 +246,8 @@ def read_query(request: web.Request, model: type[M]) -> M:
     if twice:
         raise Problem(
             422,
-            f"Give each query parameter once: {', '.join(twice)}.",
-            errors={name: "given more than once" for name in twice},
+            t("Give each query parameter once: {names}.", names=", ".join(twice)),
+            errors={name: t("given more than once") for name in twice},
         )
     return read_params(query, model, "query")
 
@@ -243,5 +258,11 @@ def read_params(values: Mapping[str, str], model: type[M], where: str) -> M:
     except pydantic.ValidationError as exc:
         errors = field_errors(exc)
         raise Problem(
-            422, f"Some {where} parameters are invalid — {summary(errors)}.", errors=errors
+            422,
+            t(
+                "Some {where} parameters are invalid — {fields}.",
+                where=where,
+                fields=summary(errors),
+            ),
+            errors=errors,
         ) from None

@@ -28,6 +28,7 @@ from codesvc.codes.ring import MAX_CODE, KeyRing
 from codesvc.codes.sealing import CodeSecrets, code_secret
 from codesvc.db import RECONNECT
 from codesvc.identity import id_hash
+from codesvc.messages import t
 from codesvc.schemas.errors import BRANCHES
 from codesvc.schemas.fields import Color, IdNumber, In, Out, TimeOut
 from codesvc.service import listen, stored_status, venues
@@ -148,7 +149,7 @@ async def my_code(request: web.Request) -> Reply[CodeOut]:
             conn, person.person_id, request.app[SETTINGS].rules, at
         )
     if status is None:
-        raise Problem(404, "You have no status yet; ask the registry to register you.")
+        raise Problem(404, t("You have no status yet; ask the registry to register you."))
     issued = request.app[DOOR].ring.issue(
         person.person_id, status.color.value, at, at, request.app[SETTINGS].code_ttl
     )

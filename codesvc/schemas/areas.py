@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from codesvc.messages import t
 from codesvc.schemas.fields import Code6, Color, In, Out, QueryBool, Time, TimeOut, rule
 
 
@@ -34,7 +35,7 @@ class ListingIn(In):
     def _not_before_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
         start = info.data.get("valid_from")
         if value is not None and start is not None and value < start:
-            raise rule("must not be before valid_from")
+            raise rule(t("must not be before valid_from"))
         return value
 
 
@@ -84,7 +85,7 @@ class CampaignIn(In):
     def _after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
         start = info.data.get("starts_at")
         if start is not None and value <= start:
-            raise rule("must be after starts_at")
+            raise rule(t("must be after starts_at"))
         return value
 
 

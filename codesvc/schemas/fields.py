@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from codesvc.identity import normalize_id_number, normalize_phone, validate_id_number
+from codesvc.messages import t
 from codesvc.state.events import format_time, parse_time
 
 #: The error type of a check beyond the JSON Schema (see the module's docstring).
@@ -67,35 +68,39 @@ def _pattern(core: str, message: str) -> str:
     return anchored
 
 
-CODE6 = _pattern("[0-9]{6}", "must be a 6-digit administrative division code, e.g. 310101")
+CODE6 = _pattern("[0-9]{6}", t("must be a 6-digit administrative division code, e.g. 310101"))
 UUID = _pattern(
     "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
-    "must be a UUID, e.g. 6f1c2a4e-0d6b-4c8e-9a51-1f7b3c2d9e80",
+    t("must be a UUID, e.g. 6f1c2a4e-0d6b-4c8e-9a51-1f7b3c2d9e80"),
 )
 #: RFC 3339 with an offset, years 1900 to 2999 (no leap second: datetime has none).
 TIME = _pattern(
     r"(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]"
     r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])",
-    "must be an RFC 3339 time with an offset, e.g. 2022-02-08T10:00:00+08:00",
+    t("must be an RFC 3339 time with an offset, e.g. 2022-02-08T10:00:00+08:00"),
 )
 #: One line of text: not blank, no control characters (no NUL, no newline).
 LINE = _pattern(
     r"[ ]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*",
-    "must be text on one line, not blank, without control characters",
+    t("must be text on one line, not blank, without control characters"),
 )
 #: Text of one or more lines: not blank, no control characters but tab and line breaks.
 PROSE = _pattern(
     r"[ \t\n\r]*[^\x00-\x20\x7f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*",
-    "must be text, not blank, without control characters",
+    t("must be text, not blank, without control characters"),
 )
-ID_NUMBER_SHAPE = _pattern("[0-9]{17}[0-9Xx]", "an id number is 17 digits followed by a digit or X")
+ID_NUMBER_SHAPE = _pattern(
+    "[0-9]{17}[0-9Xx]", t("an id number is 17 digits followed by a digit or X")
+)
 PHONE_SHAPE = _pattern(
     "[+]?[ -]*[0-9][0-9 -]*",
-    "a phone number must be a mainland mobile: 11 digits starting with 1, optionally after +86",
+    t("a phone number must be a mainland mobile: 11 digits starting with 1, optionally after +86"),
 )
 #: An id the service made (a_..., o_...): a name for it, not a guess at its form.
-IDENT = _pattern("[0-9A-Za-z_-]{1,64}", "must be an id as the service gave it, e.g. a_3f9c0e1d2b4a")
-PERSON_REF = _pattern("p_[0-9A-Z]{4,32}", "must be a person_ref, e.g. p_HNR2ZRX5PEQD")
+IDENT = _pattern(
+    "[0-9A-Za-z_-]{1,64}", t("must be an id as the service gave it, e.g. a_3f9c0e1d2b4a")
+)
+PERSON_REF = _pattern("p_[0-9A-Z]{4,32}", t("must be a person_ref, e.g. p_HNR2ZRX5PEQD"))
 
 _TIME = re.compile(TIME)
 
@@ -223,7 +228,7 @@ def _query_bool(value: object) -> bool:
         return True
     if value == "false":
         return False
-    raise PydanticCustomError("bool_parsing", "must be true or false")
+    raise PydanticCustomError("bool_parsing", "must be true or false")  # see schemas.errors
 
 
 #: A query parameter that is ``true`` or ``false``; anything else (even empty) is an error.

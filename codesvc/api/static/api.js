@@ -34,7 +34,9 @@ export async function call(
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (csrf) headers["X-CSRF-Token"] = csrf;
-  if (lang) headers["Accept-Language"] = lang === "en" ? "en" : "zh-CN";
+  // Problems come back in the page's language, not the browser's.
+  const reader = lang || document.documentElement.lang || "zh-CN";
+  headers["Accept-Language"] = reader.startsWith("en") ? "en" : "zh-CN";
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeout);

@@ -11,6 +11,7 @@ import asyncpg
 from codesvc.appeals import rules as appeal_rules
 from codesvc.appeals.machine import SYSTEM, Actor, AppealConflict
 from codesvc.appeals.rules import AppealPolicy, Category
+from codesvc.messages import t
 from codesvc.service import audit_log, stored_status
 from codesvc.service.appeals.corrections import recompute
 from codesvc.service.appeals.moves import move, record_transition
@@ -134,10 +135,10 @@ async def _disputed(conn: asyncpg.Connection, person: Person, event_id: str) -> 
 
 
 def _already_open(event_id: str | None, appeal_id: str | None = None) -> str:
-    which = f" ({appeal_id})" if appeal_id else ""
-    return (
-        f"You already have an open appeal{which} about event {event_id}; follow it at "
-        "/v1/me/appeals, or withdraw it before filing again."
+    return t(
+        "You already have an open appeal ({appeal}) about this record; follow it under "
+        "your appeals, or withdraw it before filing again.",
+        appeal=appeal_id or "…",
     )
 
 

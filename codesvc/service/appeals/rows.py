@@ -10,6 +10,7 @@ import asyncpg
 
 from codesvc.appeals.machine import OPEN, Actor, AppealError, AppealState, can_view
 from codesvc.appeals.rules import AppealPolicy
+from codesvc.messages import t
 from codesvc.schemas.events import Fact
 from codesvc.service import audit_log
 from codesvc.settings import Settings
@@ -20,9 +21,9 @@ QUEUE_MAX = 500
 
 OPEN_VALUES = sorted(s.value for s in OPEN)
 
-NOT_FOUND = (
-    "No such appeal, or not one you may see; check the appeal_id against /v1/me/appeals "
-    "or your district's queue at /v1/appeals."
+NOT_FOUND = t(
+    "No such appeal, or not one you may see; check the appeal's number against your "
+    "appeals, or your district's queue."
 )
 
 
