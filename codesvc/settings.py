@@ -64,6 +64,8 @@ class Settings:
     workers: int = 0
     #: Seconds between sweeps that move stored statuses whose deadline has passed.
     sweep_interval: float = 15.0
+    #: People re-evaluated per chunk of a city-wide job (one short transaction each).
+    job_chunk: int = 500
     #: Scans per second one venue may make, and id-number scans per minute.
     scan_rate: float = 50.0
     id_scan_rate: float = 30.0

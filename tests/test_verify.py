@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from codesvc.service import jobs
 from codesvc.service.sweeper import sweep_all
 from codesvc.service.verify import verify
 from tests.builders import arrival, event, negative, positive
@@ -62,6 +63,7 @@ async def test_verify_is_clean_after_a_randomised_out_of_order_load(city, conn, 
     )
     from codesvc.api.keys import POOL
 
+    await jobs.work_all(api.app[POOL], settings.rules, lambda: datetime.now(UTC))
     await sweep_all(api.app[POOL], settings.rules, lambda: datetime.now(UTC))
     report = await verify(conn, settings.rules, datetime.now(UTC))
     assert report.persons == 26

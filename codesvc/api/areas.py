@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from codesvc.api.clock import now
-from codesvc.api.keys import POOL, SETTINGS, SWEEP_NOW, principal
+from codesvc.api.keys import POOL, SETTINGS, principal
+from codesvc.api.problems import Problem
 from codesvc.api.routing import Reply, Routes
 from codesvc.schemas.areas import (
     AreaPath,
@@ -15,11 +16,14 @@ from codesvc.schemas.areas import (
     ColorChange,
     DistrictChange,
     DryRunQuery,
+    JobOut,
+    JobPath,
     ListingIn,
     ListingOut,
     ListingResult,
     Listings,
 )
+from codesvc.service import jobs
 from codesvc.service import listings as store
 from codesvc.state.world import Listing
 
@@ -92,13 +96,12 @@ async def put_area(
         result = await store.put_listing(
             conn, listing, caller, request.app[SETTINGS].rules, at, dry_run
         )
-    if not dry_run:
-        request.app[SWEEP_NOW].set()
     return ListingResult(
         dry_run=dry_run,
         affected=result.affected,
         changes=_changes(result),
         by_district=_by_district(result),
+        job_id=result.job_id,
         listing=ListingOut(
             area_code=path.area_code,
             level=body.level,
@@ -136,8 +139,6 @@ async def post_campaign(
             now(request),
             dry_run,
         )
-    if not dry_run:
-        request.app[SWEEP_NOW].set()
     answer = CampaignResult(
         dry_run=dry_run,
         campaign_id=None if dry_run else campaign.campaign_id,
@@ -147,5 +148,32 @@ async def post_campaign(
         affected=result.affected,
         changes=_changes(result),
         by_district=_by_district(result),
+        job_id=result.job_id,
     )
     return Reply(answer, 200 if dry_run else 201)
+
+
+@routes.route(
+    "GET",
+    "/v1/jobs/{job_id}",
+    summary="A city-wide job (a listing or campaign being applied): its state and progress",
+    roles=("commission",),
+    response=JobOut,
+    path_params=JobPath,
+    errors=(404,),
+)
+async def get_job(request: web.Request, path: JobPath) -> JobOut:
+    async with request.app[POOL].acquire() as conn:
+        job = await jobs.get(conn, path.job_id)
+    if job is None:
+        raise Problem(404, f"There is no job {path.job_id}; use the job_id a change returned.")
+    return JobOut(
+        job_id=job.job_id,
+        kind=job.kind,  # type: ignore[arg-type]
+        state=job.state,  # type: ignore[arg-type]
+        total=job.total,
+        done=job.done,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        error=job.error,
+    )

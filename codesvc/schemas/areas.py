@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from codesvc.messages import t
 from codesvc.schemas.fields import Code6, Color, In, Out, QueryBool, Time, TimeOut, rule
@@ -69,6 +69,10 @@ class Preview(Out):
     by_district: list[DistrictChange] = Field(
         default_factory=list, description="the same changes per district (dry run only)"
     )
+    job_id: str | None = Field(
+        None,
+        description="the job re-evaluating the people (GET /v1/jobs/{job_id}); null for a dry run",
+    )
 
 
 class ListingResult(Preview):
@@ -94,3 +98,20 @@ class CampaignResult(Preview):
     districts: list[str]
     starts_at: TimeOut
     ends_at: TimeOut
+
+
+class JobPath(In):
+    job_id: Annotated[str, StringConstraints(pattern=r"^j_[0-9a-f]{16}$")] = Field(
+        description="as a listing or campaign change returned it"
+    )
+
+
+class JobOut(Out):
+    job_id: str
+    kind: Literal["listing", "campaign"]
+    state: Literal["running", "done", "failed"]
+    total: int | None = Field(description="people to re-evaluate; null until counted")
+    done: int = Field(description="people re-evaluated so far")
+    started_at: TimeOut
+    finished_at: TimeOut | None
+    error: str | None = Field(None, description="why the last step failed, if one did")

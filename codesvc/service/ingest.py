@@ -27,9 +27,6 @@ from codesvc.tokens import Principal
 
 #: Roles whose events are manual changes, each written to the audit log (SPEC §9).
 MANUAL_SENDERS = frozenset({"staff", "commission"})
-#: Held by every writer of events; a listing or campaign change takes it exclusively, so
-#: it sees every arrival committed before it and every batch after it sees the change.
-WORLD_LOCK = 0x636F6465_0002
 
 
 @dataclass
@@ -109,7 +106,6 @@ async def ingest(
     if not candidates:
         return outcomes
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", WORLD_LOCK)
         await _resolve_people(conn, candidates, outcomes, id_secret, now)
         live = [c for c in candidates if outcomes[c.index].status == "accepted"]
         await _check_authority(conn, live, outcomes, sender)

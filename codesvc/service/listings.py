@@ -1,9 +1,10 @@
 """Risk-area listings and test campaigns: change them, or preview what a change would do.
 
-A change re-evaluates exactly the people it can affect, found by index (arrivals from
-the area in the changed window; people of the campaign's districts with no test in its
-window). Their stored statuses are marked due at once, so reads and scans honour the
-change immediately and the sweeper stores it, however many people that is.
+A change commits at once with a job (`codesvc.service.jobs`) that re-evaluates exactly
+the people it can affect, found by index (arrivals from the area in the changed window;
+people of the campaign's districts with no test in its window), in chunks. Reads
+evaluate afresh, and the door does for anyone a running job has yet to reach, so the
+change is honoured at once however many people it touches.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from datetime import datetime
 
 import asyncpg
 
-from codesvc.service import audit_log, stored_status
-from codesvc.service.ingest import WORLD_LOCK
+from codesvc.service import audit_log, jobs, stored_status
 from codesvc.state.colors import Color
 from codesvc.state.events import format_time
 from codesvc.state.person import from_json
@@ -27,14 +27,24 @@ from codesvc.state.world import Campaign, Listing, World
 
 #: People evaluated at a time by a dry run.
 CHUNK = 2000
+#: Advisory lock class under which changes of one area's listings take turns.
+AREA_LOCK = 0x6C697374
+
+
+#: A colour change: (before, after).
+Move = tuple[Color, Color]
 
 
 @dataclass(frozen=True)
 class Preview:
+    """What a change does: how many people it can affect; for a dry run, who would turn
+    which colour now, in all and per district; for a change made, the job applying it."""
+
     affected: int
-    changes: Counter[tuple[Color, Color]]
+    changes: Counter[Move] = field(default_factory=Counter)
     #: the same per district the people are registered in
     by_district: Counter[tuple[str, Color, Color]] = field(default_factory=Counter)
+    job_id: str | None = None
 
 
 async def affected_by_listing(
@@ -75,7 +85,7 @@ async def preview(
     change: Listing | Campaign,
 ) -> Preview:
     """How many of these people would turn which colour now if ``change`` were in force."""
-    changes: Counter[tuple[Color, Color]] = Counter()
+    changes: Counter[Move] = Counter()
     by_district: Counter[tuple[str, Color, Color]] = Counter()
     for start in range(0, len(person_ids), CHUNK):
         chunk = list(person_ids[start : start + CHUNK])
@@ -116,11 +126,15 @@ async def put_listing(
 ) -> Preview:
     """Add or change the listing of an area starting at ``valid_from`` (or preview it).
 
-    A change is audited in its transaction: the area, the window and how many people it
-    reaches (SPEC §9).
+    The change commits at once with the job that re-evaluates its people; nothing waits
+    for them, and no writer elsewhere waits for the change. It is audited in its
+    transaction: the area, the window and how many people it reaches (SPEC §9).
     """
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", WORLD_LOCK)
+        # Changes of one area take turns, so each job covers the window it changed.
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))", AREA_LOCK, listing.area_code
+        )
         old = await conn.fetchrow(
             "SELECT valid_to FROM risk_listings WHERE area_code = $1 AND valid_from = $2",
             listing.area_code,
@@ -129,9 +143,18 @@ async def put_listing(
         end = listing.valid_to
         if old is not None and (old["valid_to"] is None or (end and old["valid_to"] > end)):
             end = old["valid_to"]
-        people = await affected_by_listing(conn, listing.area_code, listing.valid_from, end)
         if dry_run:
+            people = await affected_by_listing(conn, listing.area_code, listing.valid_from, end)
             return await preview(conn, people, rules, now, listing)
+        affected = await conn.fetchval(
+            """SELECT count(DISTINCT person_id) FROM events
+               WHERE kind = 'travel.arrival' AND data ->> 'area_code' = $1
+                 AND occurred_at >= $2 AND ($3::timestamptz IS NULL OR occurred_at < $3)
+                 AND person_id IS NOT NULL""",
+            listing.area_code,
+            listing.valid_from,
+            end,
+        )
         await conn.execute(
             """INSERT INTO risk_listings (area_code, valid_from, level, valid_to, changed_by,
                                           changed_at)
@@ -146,17 +169,20 @@ async def put_listing(
             by.sub,
             now,
         )
-        await mark_due(conn, people, now, f"listing:{listing.area_code}")
         window = {
             "level": listing.level,
             "valid_from": format_time(listing.valid_from),
             "valid_to": format_time(listing.valid_to) if listing.valid_to else None,
-            "affected": len(people),
+            "affected": affected,
         }
         await audit_log.append(
             conn, by, now, [audit_log.Record("risk_area.change", None, listing.area_code, window)]
         )
-        return Preview(len(people), Counter())
+        job_id = await jobs.start_listing(
+            conn, listing.area_code, (listing.valid_from, end), by.sub, now
+        )
+    await jobs.settle_point(conn, job_id)
+    return Preview(affected, job_id=job_id)
 
 
 async def add_campaign(
@@ -169,12 +195,12 @@ async def add_campaign(
     now: datetime,
     dry_run: bool,
 ) -> tuple[Campaign, Preview]:
+    """Add a campaign (or preview it); as `put_listing`, its people are re-evaluated by a job."""
     campaign = Campaign("c_" + secrets.token_hex(6), districts, starts_at, ends_at)
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", WORLD_LOCK)
+    if dry_run:
         people = await affected_by_campaign(conn, campaign)
-        if dry_run:
-            return campaign, await preview(conn, people, rules, now, campaign)
+        return campaign, await preview(conn, people, rules, now, campaign)
+    async with conn.transaction():
         await conn.execute(
             """INSERT INTO campaigns (campaign_id, districts, starts_at, ends_at, created_by,
                                       created_at)
@@ -186,31 +212,19 @@ async def add_campaign(
             by.sub,
             now,
         )
-        # Nobody's colour changes before the campaign ends; then its people are due.
-        await mark_due(conn, people, max(now, ends_at), f"campaign:{campaign.campaign_id}")
+        affected = len(await affected_by_campaign(conn, campaign))
         reach = {
             "districts": sorted(districts),
             "starts_at": format_time(starts_at),
             "ends_at": format_time(ends_at),
-            "affected": len(people),
+            "affected": affected,
         }
         await audit_log.append(
             conn, by, now, [audit_log.Record("campaign.add", None, campaign.campaign_id, reach)]
         )
-        return campaign, Preview(len(people), Counter())
-
-
-async def mark_due(
-    conn: asyncpg.Connection, person_ids: Sequence[int], at: datetime, cause: str
-) -> None:
-    await conn.execute(
-        """UPDATE statuses SET next_change_at = LEAST(COALESCE(next_change_at, $2), $2),
-                               due_cause = $3
-           WHERE person_id = ANY($1::bigint[])""",
-        list(person_ids),
-        at,
-        cause,
-    )
+        job_id = await jobs.start_campaign(conn, campaign.campaign_id, by.sub, now)
+    await jobs.settle_point(conn, job_id)
+    return campaign, Preview(affected, job_id=job_id)
 
 
 async def all_listings(

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from codesvc.service import audit_log, stored_status
-from codesvc.service.ingest import WORLD_LOCK, append_for
+from codesvc.service.ingest import append_for
 from codesvc.service.persons import Person
 from codesvc.state.colors import Color
 from codesvc.state.events import Override, format_time
@@ -151,7 +151,6 @@ async def approve(
 ) -> Proposal:
     """Put a proposal in force: write its override event and recompute the person."""
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", WORLD_LOCK)
         proposal = await _locked(conn, override_id)
         _check_approvable(proposal, member, now)
         event = Override(

@@ -26,7 +26,8 @@ SCAN_TIMEOUT = 5.0
 # One statement per group: take the venues' tokens (rate limits shared by every process
 # and instance), find each person allowed through (by id from a code, or by id-number hash),
 # read the stored colour, and record the scans whose stored colour is still current. Those
-# whose next_change_at has passed come back marked due and are recorded after their colour
+# whose next_change_at has passed, or whom a running job has yet to re-evaluate (a listing
+# or campaign changed under them), come back marked due and are recorded after their colour
 # is evaluated now, with the colour actually shown. Refused scans come back with the limit
 # that refused them and the seconds until a token will be there.
 #
@@ -77,7 +78,7 @@ WITH asked AS (
     LEFT JOIN taken d ON d.bucket = 'id_scan' AND d.key = a.venue
 ), found AS (
     SELECT a.i, a.scan_id, a.venue, a.method, p.person_id, p.name, s.color,
-           coalesce(s.next_change_at <= $6, false) AS due
+           coalesce(s.next_change_at <= $6, false) OR awaits_job(p.person_id, p.district) AS due
     FROM judged a
     JOIN persons p ON p.person_id = coalesce(
         a.person_id, (SELECT q.person_id FROM persons q WHERE q.id_hash = a.id_hash))

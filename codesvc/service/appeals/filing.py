@@ -25,7 +25,6 @@ from codesvc.service.appeals.rows import (
     appeal_from_row,
     audit_record,
 )
-from codesvc.service.ingest import WORLD_LOCK
 from codesvc.service.persons import Person
 from codesvc.state.events import format_time, from_stored, parse_event_id
 from codesvc.state.rules import Rules
@@ -48,7 +47,6 @@ async def file(
         raise AppealInvalid("The appeal cannot be filed as it is; fix the fields named.", errors)
     citizen = Actor("citizen", person.person_ref)
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", WORLD_LOCK)
         # The person's status row serialises their filings, so the limits hold under races.
         await stored_status.lock(conn, [person.person_id])
         await _check_limit(conn, person, now, policy)

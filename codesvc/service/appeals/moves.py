@@ -24,7 +24,7 @@ from codesvc.service.appeals.rows import (
     audit_record,
     visible,
 )
-from codesvc.service.ingest import WORLD_LOCK, append_for
+from codesvc.service.ingest import append_for
 from codesvc.state.events import Correction
 from codesvc.state.rules import Rules
 
@@ -106,7 +106,6 @@ async def resolve(
     status and history, in the transaction that changes the appeal's state."""
     action = {"corrected": "correct", "upheld": "uphold"}[outcome]
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", WORLD_LOCK)
         appeal = await locked(conn, appeal_id, actor)
         advance_to(appeal, action, actor)  # refused before the corrections are looked at
         detail: dict[str, object] = {}
