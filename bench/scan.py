@@ -57,7 +57,6 @@ from codesvc.codes import keystore, sealing  # noqa: E402
 from codesvc.codes.ring import KeyRing  # noqa: E402
 from codesvc.identity import make_id_number  # noqa: E402
 from codesvc.settings import Settings  # noqa: E402
-from codesvc.state.person import PersonState, to_json  # noqa: E402
 from codesvc.tokens import AuthKeys  # noqa: E402
 
 DISTRICTS = (
@@ -337,15 +336,10 @@ async def load_people(url: str, people: int, id_secret: bytes) -> None:
                 records=rows,
                 columns=["person_ref", "id_hash", "name", "district", "registered_at"],
             )
-        for district in DISTRICTS:
-            state = orjson.dumps(to_json(PersonState.new(registered, district))).decode()
-            await conn.execute(
-                """INSERT INTO statuses (person_id, state, color, since, updated_at)
-                   SELECT person_id, $1::jsonb, 'green', registered_at, registered_at
-                   FROM persons WHERE district = $2""",
-                state,
-                district,
-            )
+        await conn.execute(
+            """INSERT INTO statuses (person_id, color, since, updated_at)
+               SELECT person_id, 'green', registered_at, registered_at FROM persons"""
+        )
         await conn.execute("VACUUM ANALYZE persons")
         await conn.execute("VACUUM ANALYZE statuses")
     finally:

@@ -21,7 +21,6 @@ from codesvc.service.events import Checked, Rejected, as_sent_by, digest
 from codesvc.service.events import check as check_event
 from codesvc.service.persons import Person, Registration, by_refs, ensure_registered
 from codesvc.state.events import Correction, Event, TestResult, event_data
-from codesvc.state.person import PersonState, apply
 from codesvc.state.rules import Rules
 from codesvc.tokens import Principal
 
@@ -299,13 +298,7 @@ async def _move_people(
         return
     locked = await stored_status.lock(conn, by_person)
     causes = {pid: "event:" + events[0].event_id for pid, events in by_person.items()}
-
-    def take_in(person_id: int, state: PersonState) -> PersonState:
-        for event in by_person[person_id]:
-            state = apply(state, event)
-        return state
-
-    await stored_status.refresh(conn, locked, rules, now, causes, take_in)
+    await stored_status.refresh(conn, locked, rules, now, causes)
 
 
 async def _check_corrections(

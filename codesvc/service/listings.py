@@ -20,7 +20,6 @@ import asyncpg
 from codesvc.service import audit_log, jobs, stored_status
 from codesvc.state.colors import Color
 from codesvc.state.events import format_time
-from codesvc.state.person import from_json
 from codesvc.state.rules import Rules
 from codesvc.state.timeline import evaluate
 from codesvc.state.world import Campaign, Listing, World
@@ -89,10 +88,7 @@ async def preview(
     by_district: Counter[tuple[str, Color, Color]] = Counter()
     for start in range(0, len(person_ids), CHUNK):
         chunk = list(person_ids[start : start + CHUNK])
-        rows = await conn.fetch(
-            "SELECT person_id, state FROM statuses WHERE person_id = ANY($1::bigint[])", chunk
-        )
-        states = [from_json(r["state"]) for r in rows]
+        states = list((await stored_status.facts(conn, chunk)).values())
         world = await stored_status.load_world(conn, states, rules)
         changed = _with(world, change)
         for state in states:

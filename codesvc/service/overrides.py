@@ -19,7 +19,6 @@ from codesvc.service.ingest import append_for
 from codesvc.service.persons import Person
 from codesvc.state.colors import Color
 from codesvc.state.events import Override, format_time
-from codesvc.state.person import PersonState, apply
 from codesvc.state.rules import Rules
 
 #: The window in which one member's proposals are counted for the alarm.
@@ -164,13 +163,7 @@ async def approve(
         )
         await append_for(conn, proposal.person_id, [event], f"override:{proposal.override_id}")
         locked = await stored_status.lock(conn, [proposal.person_id])
-
-        def take_in(person_id: int, state: PersonState) -> PersonState:
-            return apply(state, event)
-
-        await stored_status.refresh(
-            conn, locked, rules, now, f"override:{proposal.override_id}", take_in
-        )
+        await stored_status.refresh(conn, locked, rules, now, f"override:{proposal.override_id}")
         row = await conn.fetchrow(
             f"""WITH o AS (
                     UPDATE overrides SET status = 'approved', approved_by = $2,

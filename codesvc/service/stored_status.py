@@ -1,12 +1,14 @@
 """Stored statuses: lock, recompute from the fold, save with the bitemporal history.
 
 The stored status is a cache of ``evaluate(state, world, now)``; every write path
-(events, corrections, listings, campaigns, the sweeper) goes through ``refresh``.
+(events, corrections, listings, campaigns, the sweeper) goes through ``refresh``. A
+person's facts are their rows in ``events`` (appended before the refresh that takes
+them in), so the status row stays the same few bytes however long a life it describes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -15,9 +17,9 @@ import asyncpg
 
 from codesvc.service import notifications
 from codesvc.state.colors import Color
-from codesvc.state.events import TravelArrival
+from codesvc.state.events import Event, TravelArrival, from_stored
 from codesvc.state.history import Recorded, reconcile
-from codesvc.state.person import PersonState, from_json, to_json
+from codesvc.state.person import PersonState, from_facts
 from codesvc.state.rules import Rules
 from codesvc.state.status import Interval, Status
 from codesvc.state.timeline import evaluate
@@ -35,20 +37,14 @@ class Newcomer(Protocol):
     def registered_at(self) -> datetime: ...
 
 
-#: A change to a person's facts made inside the transaction that holds their row.
-Mutation = Callable[[int, PersonState], PersonState]
-
-
 @dataclass(frozen=True, slots=True)
 class Stored:
     """A person's row in ``statuses``."""
 
     person_id: int
-    state: PersonState
     color: Color
     since: datetime
     next_change_at: datetime | None
-    due_cause: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +56,30 @@ class Change:
     after: Status
 
 
-STATUS_COLUMNS = "person_id, state, color, since, next_change_at, due_cause"
+STATUS_COLUMNS = "person_id, color, since, next_change_at"
 
 
 def stored(row: asyncpg.Record) -> Stored:
-    return Stored(
-        row["person_id"],
-        from_json(row["state"]),
-        Color(row["color"]),
-        row["since"],
-        row["next_change_at"],
-        row["due_cause"],
+    return Stored(row["person_id"], Color(row["color"]), row["since"], row["next_change_at"])
+
+
+async def facts(conn: asyncpg.Connection, person_ids: Iterable[int]) -> dict[int, PersonState]:
+    """The facts of these people, from their registration and stored events."""
+    rows = await conn.fetch(
+        """SELECT p.person_id, p.registered_at, p.district,
+                  e.event_id::text, e.kind, e.occurred_at, e.data
+           FROM persons p LEFT JOIN events e ON e.person_id = p.person_id
+           WHERE p.person_id = ANY($1::bigint[])""",
+        list(person_ids),
     )
+    people: dict[int, tuple[datetime, str, list[Event]]] = {}
+    for r in rows:
+        person = people.get(r["person_id"])
+        if person is None:
+            person = people[r["person_id"]] = (r["registered_at"], r["district"], [])
+        if r["event_id"] is not None:
+            person[2].append(from_stored(r["event_id"], r["kind"], r["occurred_at"], r["data"]))
+    return {pid: from_facts(*person) for pid, person in people.items()}
 
 
 async def lock(conn: asyncpg.Connection, person_ids: Iterable[int]) -> dict[int, Stored]:
@@ -125,11 +133,11 @@ async def current(
 ) -> Status | None:
     """A status read: the stored facts evaluated at ``now``, so no passed deadline is ever
     shown; None for a person with no status row."""
-    stored = await read(conn, person_id)
-    if stored is None:
+    state = (await facts(conn, [person_id])).get(person_id)
+    if state is None:
         return None
-    world = await load_world(conn, [stored.state], rules)
-    return evaluate(stored.state, world, now)
+    world = await load_world(conn, [state], rules)
+    return evaluate(state, world, now)
 
 
 async def create(conn: asyncpg.Connection, people: Sequence[Newcomer]) -> None:
@@ -139,11 +147,10 @@ async def create(conn: asyncpg.Connection, people: Sequence[Newcomer]) -> None:
     states = [PersonState.new(p.registered_at, p.district) for p in people]
     statuses = [evaluate(s, World(), p.registered_at) for s, p in zip(states, people, strict=True)]
     await conn.execute(
-        """INSERT INTO statuses (person_id, state, color, since, next_change_at, updated_at)
-           SELECT * FROM unnest($1::bigint[], $2::jsonb[], $3::text[], $4::timestamptz[],
-                                $5::timestamptz[], $6::timestamptz[])""",
+        """INSERT INTO statuses (person_id, color, since, next_change_at, updated_at)
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[],
+                                $4::timestamptz[], $5::timestamptz[])""",
         [p.person_id for p in people],
-        [to_json(s) for s in states],
         [st.color.value for st in statuses],
         [st.since for st in statuses],
         [st.next_change_at for st in statuses],
@@ -162,13 +169,13 @@ async def refresh(
     rules: Rules,
     now: datetime,
     causes: dict[int, str] | str,
-    mutate: Mutation | None = None,
 ) -> list[Change]:
-    """Apply ``mutate`` to locked people, recompute them, and save status and history."""
-    states = {
-        pid: (mutate(pid, stored.state) if mutate else stored.state)
-        for pid, stored in locked.items()
-    }
+    """Recompute locked people from their stored events; save status and history.
+
+    ``causes`` names what moved them, per person or for all: the history's
+    ``superseded_by`` and the notification's ``cause``.
+    """
+    states = await facts(conn, locked)
     world = await load_world(conn, states.values(), rules)
     changes = [
         Change(pid, locked[pid].color, evaluate(state, world, now)) for pid, state in states.items()
@@ -176,20 +183,21 @@ async def refresh(
     if not changes:
         return []
     await conn.execute(
-        """UPDATE statuses AS s SET state = u.state, color = u.color, since = u.since,
-                  next_change_at = u.next_change_at, due_cause = NULL,
-                  version = s.version + 1, updated_at = $6
-           FROM unnest($1::bigint[], $2::jsonb[], $3::text[], $4::timestamptz[],
-                       $5::timestamptz[]) AS u(person_id, state, color, since, next_change_at)
+        """UPDATE statuses AS s SET color = u.color, since = u.since,
+                  next_change_at = u.next_change_at, version = s.version + 1, updated_at = $5
+           FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+               AS u(person_id, color, since, next_change_at)
            WHERE s.person_id = u.person_id""",
         [c.person_id for c in changes],
-        [to_json(states[c.person_id]) for c in changes],
         [c.after.color.value for c in changes],
         [c.after.since for c in changes],
         [c.after.next_change_at for c in changes],
         now,
     )
-    why = {c.person_id: _cause(locked[c.person_id], causes) for c in changes}
+    why = {
+        c.person_id: causes if isinstance(causes, str) else causes.get(c.person_id, "recomputed")
+        for c in changes
+    }
     await _save_history(conn, changes, now, why)
     await notifications.colors_changed(
         conn,
@@ -203,13 +211,6 @@ async def refresh(
         now,
     )
     return changes
-
-
-def _cause(stored: Stored, causes: dict[int, str] | str) -> str:
-    """What the history and the notification name as the cause of a change: a listing or
-    campaign that made the person due, else what the caller names."""
-    named = causes if isinstance(causes, str) else causes.get(stored.person_id, "recomputed")
-    return stored.due_cause or named
 
 
 async def _save_history(

@@ -35,9 +35,8 @@ from codesvc.state.person import (
     EventConflict,
     PersonState,
     apply,
-    from_json,
+    from_facts,
     replay,
-    to_json,
 )
 from codesvc.state.rules import RULES, Rules
 from codesvc.state.status import NO_CAUSE, Interval, Reason, Status
@@ -78,7 +77,7 @@ __all__ = [
     "event_data",
     "explain",
     "format_time",
-    "from_json",
+    "from_facts",
     "from_stored",
     "holds",
     "origin",
@@ -89,5 +88,4 @@ __all__ = [
     "shown_portion",
     "sort_key",
     "timeline",
-    "to_json",
 ]

@@ -5,24 +5,17 @@ set of events received, never on the order they arrived in.
 """
 
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import reduce
-from typing import Any
 
 from codesvc.state.events import (
     Correction,
     Event,
-    event_data,
-    format_time,
-    from_stored,
     parse_time,
     sort_key,
 )
-
-#: version of the `to_json` layout, so a stored cache from an older layout is recognised
-JSON_VERSION = 1
 
 
 class EventConflict(ValueError):
@@ -77,48 +70,16 @@ def replay(registered_at: datetime, district: str, events: Iterable[Event]) -> P
     return reduce(apply, events, PersonState.new(registered_at, district))
 
 
-def to_json(state: PersonState) -> dict[str, object]:
-    """The state as plain JSON values: the stored cache of the fold."""
-    return {
-        "version": JSON_VERSION,
-        "registered_at": format_time(state.registered_at),
-        "district": state.district,
-        "events": [
-            {
-                "event_id": e.event_id,
-                "kind": e.kind,
-                "occurred_at": format_time(e.occurred_at),
-                "data": event_data(e),
-            }
-            for e in state.events
-        ],
-        "voided": sorted(state.voided),
-    }
+def from_facts(registered_at: datetime, district: str, events: Iterable[Event]) -> PersonState:
+    """The state of a person from all their stored events at once: `replay` without the
+    fold's step-by-step bookkeeping (this runs for every person a write touches).
 
-
-def from_json(value: Mapping[str, object]) -> PersonState:
-    """The state `to_json` wrote.
-
-    The stored cache was validated when each event was accepted and is written only by
-    `to_json`, so it is rebuilt directly rather than parsed again: this runs for every
-    person an ingested batch touches.
+    Equal to `replay` for the same events in any order, which a property test checks: a
+    correction voids what it names except corrections, and everything else stays.
     """
-    if value.get("version") != JSON_VERSION:
-        raise ValueError(f"unsupported person state version {value.get('version')!r}")
-    events = value["events"]
-    voided = value["voided"]
-    district = value["district"]
-    if not isinstance(events, list) or not isinstance(voided, list):
-        raise ValueError("events and voided must be lists")
-    if not isinstance(district, str):
-        raise ValueError("district must be a string")
-    return PersonState(
-        registered_at=parse_time(value["registered_at"]),
-        district=district,
-        events=tuple(sorted((_event_from_json(e) for e in events), key=sort_key)),
-        voided=frozenset(str(v) for v in voided),
-    )
-
-
-def _event_from_json(item: Mapping[str, Any]) -> Event:
-    return from_stored(item["event_id"], item["kind"], item["occurred_at"], item["data"])
+    unique = {e.event_id: e for e in events}
+    corrections = {i for i, e in unique.items() if isinstance(e, Correction)}
+    voided = {v for e in unique.values() if isinstance(e, Correction) for v in e.voids}
+    voided -= corrections
+    kept = sorted((e for i, e in unique.items() if i not in voided), key=sort_key)
+    return PersonState(parse_time(registered_at), district, tuple(kept), frozenset(voided))

@@ -21,7 +21,6 @@ from codesvc.service import authority, stored_status
 from codesvc.service.appeals.rows import Appeal, AppealInvalid, Corrections
 from codesvc.service.events import Checked, Rejected, check
 from codesvc.state.events import Correction, Event
-from codesvc.state.person import PersonState, apply
 from codesvc.state.rules import Rules
 
 #: Kinds an appeal may not void: an override ends only by another override (four eyes).
@@ -131,15 +130,7 @@ async def _within_authority(
             errors[f"corrections.add.{index}"] = why
 
 
-async def recompute(
-    conn: asyncpg.Connection, appeal: Appeal, events: Sequence[Event], now: datetime, rules: Rules
-) -> None:
-    """Take the events into the person's facts and store the new status and history."""
+async def recompute(conn: asyncpg.Connection, appeal: Appeal, now: datetime, rules: Rules) -> None:
+    """Store the person's new status and history once the appeal's events are stored."""
     locked = await stored_status.lock(conn, [appeal.person_id])
-
-    def take_in(person_id: int, state: PersonState) -> PersonState:
-        for event in events:
-            state = apply(state, event)
-        return state
-
-    await stored_status.refresh(conn, locked, rules, now, f"appeal:{appeal.appeal_id}", take_in)
+    await stored_status.refresh(conn, locked, rules, now, f"appeal:{appeal.appeal_id}")

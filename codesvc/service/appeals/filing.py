@@ -170,7 +170,7 @@ async def _try_link(
         [r["event_id"] for r in found],
     )
     events = [from_stored(r["event_id"], r["kind"], r["occurred_at"], r["data"]) for r in found]
-    await recompute(conn, appeal, events, now, rules)
+    await recompute(conn, appeal, now, rules)
     note = (
         f"已找到您在检测机构 {lab_id} 的检测结果（样本 {sample_id}）并计入您的记录。"
         f"Your test result from lab {lab_id} (sample {sample_id}) was found and added to "

@@ -119,7 +119,7 @@ async def resolve(
         else:
             events = await events_for(conn, appeal, actor, corrections, note, now)
             await append_for(conn, appeal.person_id, events, f"appeal:{appeal.appeal_id}")
-            await recompute(conn, appeal, events, now, rules)
+            await recompute(conn, appeal, now, rules)
             detail = {
                 "voided": [v for e in events if isinstance(e, Correction) for v in e.voids],
                 "added": [e.event_id for e in events if not isinstance(e, Correction)],
