@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import secrets
 import socket
 import sys
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -100,3 +106,43 @@ async def database_cpu(url: str) -> dict[int, float]:
 def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds used between two ``database_cpu`` readings."""
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+async def copy_rate(conn: asyncpg.Connection, rows: int) -> float:
+    """Rows per second of a raw COPY of event-shaped rows: the database's own limit."""
+    await conn.execute("DROP TABLE IF EXISTS copy_bench")
+    await conn.execute("CREATE TABLE copy_bench (LIKE events INCLUDING DEFAULTS INCLUDING INDEXES)")
+    now = datetime.now(UTC)
+    records = [
+        (
+            uuid.uuid4(),
+            None,
+            "test.result",
+            now,
+            orjson.dumps(
+                {"result": "negative", "lab_id": "lab-1", "sample_id": secrets.token_hex(6)}
+            ).decode(),
+            hashlib.sha256(str(i).encode()).digest(),
+            "feeder:bench",
+            now,
+        )
+        for i in range(rows)
+    ]
+    started = time.perf_counter()
+    await conn.copy_records_to_table(
+        "copy_bench",
+        records=records,
+        columns=[
+            "event_id",
+            "person_id",
+            "kind",
+            "occurred_at",
+            "data",
+            "digest",
+            "sender",
+            "received_at",
+        ],
+    )
+    elapsed = time.perf_counter() - started
+    await conn.execute("DROP TABLE copy_bench")
+    return rows / elapsed

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import os
 import secrets
 import statistics
@@ -34,7 +33,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import create_database, drop_database, free_port, server_url  # noqa: E402
+from harness import copy_rate, create_database, drop_database, free_port, server_url  # noqa: E402
 
 from codesvc import db  # noqa: E402
 from codesvc.identity import make_id_number  # noqa: E402
@@ -77,46 +76,6 @@ async def post_batches(
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - started, answers
-
-
-async def copy_rate(conn: asyncpg.Connection, rows: int) -> float:
-    """Rows per second of a raw COPY of event-shaped rows: the database's own limit."""
-    await conn.execute("DROP TABLE IF EXISTS copy_bench")
-    await conn.execute("CREATE TABLE copy_bench (LIKE events INCLUDING DEFAULTS INCLUDING INDEXES)")
-    now = datetime.now(UTC)
-    records = [
-        (
-            uuid.uuid4(),
-            None,
-            "test.result",
-            now,
-            orjson.dumps(
-                {"result": "negative", "lab_id": "lab-1", "sample_id": secrets.token_hex(6)}
-            ).decode(),
-            hashlib.sha256(str(i).encode()).digest(),
-            "feeder:bench",
-            now,
-        )
-        for i in range(rows)
-    ]
-    started = time.perf_counter()
-    await conn.copy_records_to_table(
-        "copy_bench",
-        records=records,
-        columns=[
-            "event_id",
-            "person_id",
-            "kind",
-            "occurred_at",
-            "data",
-            "digest",
-            "sender",
-            "received_at",
-        ],
-    )
-    elapsed = time.perf_counter() - started
-    await conn.execute("DROP TABLE copy_bench")
-    return rows / elapsed
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -178,7 +178,8 @@ async def refresh(
     states = await facts(conn, locked)
     world = await load_world(conn, states.values(), rules)
     changes = [
-        Change(pid, locked[pid].color, evaluate(state, world, now)) for pid, state in states.items()
+        Change(pid, locked[pid].color, evaluate(state, world, now, explained=False))
+        for pid, state in states.items()
     ]
     if not changes:
         return []

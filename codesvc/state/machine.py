@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from transitions import EventData, Machine
+from transitions import Machine, MachineError
 
 from codesvc.state.colors import Color
 from codesvc.state.status import Interval
@@ -22,49 +22,39 @@ TRANSITIONS: "list[TransitionConfigDict]" = [
 TRIGGERS: Mapping[Color, str] = {Color.GREEN: "clear", Color.YELLOW: "caution", Color.RED: "alert"}
 
 
-class ColorWalk:
-    """One evaluation's model: walks the colour changes and records the intervals between."""
-
-    state: Color
-
-    def __init__(self, start: datetime, cause: str) -> None:
-        self.since = start
-        self.cause = cause
-        self.intervals: list[Interval] = []
-
-    def close(self, event: EventData) -> None:
-        """Before each change: end the current colour's interval where the next begins."""
-        at: datetime = event.kwargs["at"]
-        self.intervals.append(Interval(self.since, at, self.state, self.cause))
-        self.since = at
-        self.cause = event.kwargs["cause"]
-
-
-#: shared by every evaluation; a model is added for one walk and removed after it
+#: shared by every evaluation and by the models of tests and tools
 MACHINE = Machine(
     model=None,
     states=Color,
     transitions=TRANSITIONS,
     initial=Color.GREEN,
     auto_transitions=False,
-    send_event=True,
-    before_state_change="close",
 )
+
+#: The declared moves, read once from the machine: (from, to) -> trigger. A walk checks
+#: each change against them rather than attaching a model to the machine and firing its
+#: triggers, which cost more than the rest of an evaluation (a city-wide change walks
+#: millions of people); what may move where is still only what the machine declares.
+MOVES: Mapping[tuple[Color, Color], str] = {
+    (Color[str(source)], Color[str(transition.dest)]): name
+    for name, event in MACHINE.events.items()
+    for source, transitions in event.transitions.items()
+    for transition in transitions
+}
 
 
 def walk(changes: Sequence[tuple[datetime, Color, str]]) -> tuple[Interval, ...]:
     """The intervals of a sequence of (moment, new colour, cause), the first the origin.
 
-    Raises `transitions.MachineError` if two consecutive changes name the same colour.
+    Raises `transitions.MachineError` if a change is not a declared move (two consecutive
+    changes naming the same colour).
     """
     start, color, cause = changes[0]
-    if len(changes) == 1:  # most people, most of the time: one colour, nothing to walk
-        return (Interval(start, None, color, cause),)
-    model = ColorWalk(start, cause)
-    MACHINE.add_model(model, initial=color)
-    try:
-        for at, new_color, new_cause in changes[1:]:
-            MACHINE.events[TRIGGERS[new_color]].trigger(model, at=at, cause=new_cause)
-    finally:
-        MACHINE.remove_model(model)
-    return (*model.intervals, Interval(model.since, None, model.state, model.cause))
+    intervals: list[Interval] = []
+    for at, new_color, new_cause in changes[1:]:
+        if (color, new_color) not in MOVES:
+            raise MachineError(f"no declared move from {color.name} to {new_color.name}")
+        intervals.append(Interval(start, at, color, cause))
+        start, color, cause = at, new_color, new_cause
+    intervals.append(Interval(start, None, color, cause))
+    return tuple(intervals)

@@ -4,7 +4,7 @@ import pytest
 from transitions import MachineError
 
 from codesvc.state import Color, Interval
-from codesvc.state.machine import MACHINE, TRIGGERS, ColorWalk, walk
+from codesvc.state.machine import MACHINE, MOVES, TRIGGERS, walk
 
 from .facts import at
 
@@ -31,8 +31,12 @@ def test_a_colour_cannot_change_to_itself() -> None:
     assert MACHINE.models == []
 
 
+class Code:
+    """A model for the shared machine."""
+
+
 def test_only_declared_triggers_exist() -> None:
-    model = ColorWalk(at(), "none")
+    model = Code()
     MACHINE.add_model(model, initial=Color.GREEN)
     try:
         assert not hasattr(model, "to_RED")
@@ -41,3 +45,21 @@ def test_only_declared_triggers_exist() -> None:
         assert {TRIGGERS[c] for c in Color} == set(MACHINE.events)
     finally:
         MACHINE.remove_model(model)
+
+
+def test_a_walk_moves_exactly_as_the_machine_declares() -> None:
+    """The walk's table of moves is the machine's: every move it allows, the machine's
+    trigger makes, and nothing else."""
+    for before in Color:
+        for after in Color:
+            model = Code()
+            MACHINE.add_model(model, initial=before)
+            try:
+                trigger = TRIGGERS[after]
+                assert ((before, after) in MOVES) == model.may_trigger(trigger)  # type: ignore[attr-defined]
+                if (before, after) in MOVES:
+                    assert MOVES[(before, after)] == trigger
+                    getattr(model, trigger)()
+                    assert model.state is after  # type: ignore[attr-defined]
+            finally:
+                MACHINE.remove_model(model)
