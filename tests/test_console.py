@@ -353,7 +353,7 @@ async def test_the_commission_lists_an_area_after_a_preview_by_district(desk):
     await shot(page, "08-area-preview")
     assert (await desk.city.status(huangpu))["color"] != "red"  # nothing written yet
     await preview.get_by_role("button", name="确认").click()
-    await expect(page.locator("#add-listing .job")).to_contain_text("已生效：2 人")
+    await expect(page.locator("#add-listing .job")).to_contain_text("已完成：2 / 2")
     assert (await desk.city.status(huangpu))["color"] == "red"
     assert (await desk.city.status(pudong))["color"] == "red"
 

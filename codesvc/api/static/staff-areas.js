@@ -117,7 +117,7 @@ async function follow(jobId, line) {
     }
     const job = answer.data;
     line.dataset.state = job.state;
-    line.textContent = t("job", t("job_states")[job.state] || job.state, job.done, job.total);
+    line.textContent = t("job", t("job_states")[job.state] || job.state, job.done, job.total ?? "…");
     if (job.state !== "running") return;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
