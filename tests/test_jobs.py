@@ -135,7 +135,7 @@ async def test_an_event_committed_alongside_a_listing_is_evaluated_under_it(conn
         await in_flight.start()
         await arrive(writer, settings, 1)  # evaluated under no listing; not committed yet
         job_id = await list_high(conn, settings)  # commits at once: nothing waits for it
-        assert await jobs.step(conn, settings.rules, now()) is jobs.Step.WAITING
+        assert await jobs.step(pool, settings.rules, now) is jobs.Step.WAITING
         await in_flight.commit()
     finally:
         await pool.release(writer)

@@ -37,6 +37,8 @@ log = logging.getLogger("codesvc.jobs")
 #: People re-evaluated per chunk (one transaction); small enough that a chunk's row
 #: locks are held for well under ~100 ms.
 CHUNK = 500
+#: Chunks a worker takes on one claim before it looks for other work again.
+CHUNKS_PER_STEP = 100
 #: A job whose chunk fails this many times in a row (not for want of a database) fails.
 MAX_ATTEMPTS = 3
 #: Seconds between looks for new jobs: a new job starts within this, in whichever
@@ -180,15 +182,21 @@ class Step(enum.Enum):
     IDLE = "idle"
 
 
-async def step(conn: asyncpg.Connection, rules: Rules, now: datetime, chunk: int = CHUNK) -> Step:
-    """Claim a running job that no other worker holds and take it one step on: settle,
-    count its people, or re-evaluate one chunk of them.
+async def step(
+    pool: asyncpg.Pool,
+    rules: Rules,
+    clock: Callable[[], datetime],
+    chunk: int = CHUNK,
+    chunks: int = CHUNKS_PER_STEP,
+) -> Step:
+    """Claim a running job that no other worker holds and take it on: settle, count its
+    people, re-evaluate up to ``chunks`` chunks of them, or finish it.
 
-    Raises `ChunkFailed` when a step of a job failed (it is rolled back whole).
+    Raises `ChunkFailed` when a step of a job failed (each chunk commits whole or not at all).
     """
     job_id = None
     try:
-        async with conn.transaction():
+        async with pool.acquire() as conn, conn.transaction():
             job = await conn.fetchrow(
                 """SELECT * FROM jobs WHERE state = 'running'
                    ORDER BY started_at, job_id LIMIT 1 FOR UPDATE SKIP LOCKED"""
@@ -196,7 +204,9 @@ async def step(conn: asyncpg.Connection, rules: Rules, now: datetime, chunk: int
             if job is None:
                 return Step.IDLE
             job_id = job["job_id"]
-            return await _advance(conn, job, rules, now, chunk)
+            if job["total"] is None:
+                return await _count(conn, job)
+        return await _work(pool, job, rules, clock, chunk, chunks)
     except UNAVAILABLE:
         raise
     except Exception as exc:
@@ -205,41 +215,122 @@ async def step(conn: asyncpg.Connection, rules: Rules, now: datetime, chunk: int
         raise ChunkFailed(job_id) from exc
 
 
-async def _advance(
-    conn: asyncpg.Connection, job: asyncpg.Record, rules: Rules, now: datetime, chunk: int
-) -> Step:
+async def _count(conn: asyncpg.Connection, job: asyncpg.Record) -> Step:
+    """Once the transactions of the change's moment have ended, count the job's people."""
     job_id = job["job_id"]
-    if job["total"] is None:
-        if job["settle_xids"] is None:
-            await settle_point(conn, job_id)
-            return Step.MOVED
-        if await _in_flight(conn, job["settle_xids"]):
-            return Step.WAITING
-        total = await conn.fetchval(
-            "SELECT count(*) FROM (" + _PEOPLE[job["kind"]] + ") AS people",
-            *_people_args(job, 0, None),
-        )
-        await conn.execute("UPDATE jobs SET total = $2 WHERE job_id = $1", job_id, total)
-        log.info("job %s: %d people to re-evaluate", job_id, total, extra={"job_id": job_id})
+    if job["settle_xids"] is None:
+        await settle_point(conn, job_id)
         return Step.MOVED
-    people = await people_after(conn, job, job["cursor"], chunk)
+    if await _in_flight(conn, job["settle_xids"]):
+        return Step.WAITING
+    total = await conn.fetchval(
+        "SELECT count(*) FROM (" + _PEOPLE[job["kind"]] + ") AS people",
+        *_people_args(job, 0, None),
+    )
+    await conn.execute("UPDATE jobs SET total = $2 WHERE job_id = $1", job_id, total)
+    log.info("job %s: %d people to re-evaluate", job_id, total, extra={"job_id": job_id})
+    return Step.MOVED
+
+
+@dataclass
+class _Chunk:
+    """A chunk evaluated from what was read without locks, ready to be stored."""
+
+    after: int
+    people: list[int]
+    seen: dict[int, stored_status.Stored]
+    writes: stored_status.Writes
+    now: datetime
+
+
+async def _prepare(
+    conn: asyncpg.Connection,
+    job: asyncpg.Record,
+    after: int,
+    rules: Rules,
+    now: datetime,
+    size: int,
+) -> _Chunk | None:
+    people = await people_after(conn, job, after, size)
     if not people:
+        return None
+    seen = await stored_status.read(conn, people)
+    _, writes = await stored_status.reevaluate(conn, seen, rules, now, job["cause"])
+    return _Chunk(after, people, seen, writes, now)
+
+
+async def _store(
+    conn: asyncpg.Connection, job: asyncpg.Record, chunk: _Chunk, rules: Rules
+) -> bool:
+    """Store a prepared chunk in one transaction holding the job's row; False if another
+    worker holds the job or has moved it on meanwhile (then nothing is written).
+
+    Rows are locked only here, for the few statements that write them. Anyone written
+    since the chunk was read (an event, the sweeper) is evaluated again under the lock.
+    """
+    async with conn.transaction():
+        cursor = await conn.fetchval(
+            """SELECT cursor FROM jobs WHERE job_id = $1 AND state = 'running'
+               FOR UPDATE SKIP LOCKED""",
+            job["job_id"],
+        )
+        if cursor != chunk.after:
+            return False
+        locked = await stored_status.lock(conn, chunk.people)
+        moved = {
+            pid
+            for pid, row in locked.items()
+            if pid not in chunk.seen or chunk.seen[pid].version != row.version
+        }
+        await stored_status.write(conn, chunk.writes.without(moved), chunk.now)
+        if moved:
+            again = {pid: locked[pid] for pid in moved}
+            await stored_status.refresh(conn, again, rules, chunk.now, job["cause"])
         await conn.execute(
+            "UPDATE jobs SET cursor = $2, done = done + $3, attempts = 0 WHERE job_id = $1",
+            job["job_id"],
+            chunk.people[-1],
+            len(chunk.people),
+        )
+    return True
+
+
+async def _work(
+    pool: asyncpg.Pool,
+    job: asyncpg.Record,
+    rules: Rules,
+    clock: Callable[[], datetime],
+    size: int,
+    chunks: int,
+) -> Step:
+    """Re-evaluate chunks of the job, each read and evaluated while the one before is
+    being written (two connections: the database writes as Python evaluates)."""
+    async with pool.acquire() as reader, pool.acquire() as writer:
+        chunk = await _prepare(reader, job, job["cursor"], rules, clock(), size)
+        for _ in range(chunks):
+            if chunk is None:
+                return await _finish(writer, job, clock())
+            storing = asyncio.ensure_future(_store(writer, job, chunk, rules))
+            try:
+                following = await _prepare(reader, job, chunk.people[-1], rules, clock(), size)
+            finally:
+                stored = await storing
+            if not stored:
+                return Step.MOVED
+            chunk = following
+    return Step.MOVED
+
+
+async def _finish(conn: asyncpg.Connection, job: asyncpg.Record, now: datetime) -> Step:
+    async with conn.transaction():
+        row = await conn.fetchrow(
             """UPDATE jobs SET state = 'done', finished_at = $2, total = greatest(total, done)
-               WHERE job_id = $1""",
-            job_id,
+               WHERE job_id = $1 AND state = 'running' RETURNING done""",
+            job["job_id"],
             now,
         )
-        log.info("job %s done: %d people", job_id, job["done"], extra={"job_id": job_id})
-        return Step.MOVED
-    locked = await stored_status.lock(conn, people)
-    await stored_status.refresh(conn, locked, rules, now, job["cause"])
-    await conn.execute(
-        "UPDATE jobs SET cursor = $2, done = done + $3, attempts = 0 WHERE job_id = $1",
-        job_id,
-        people[-1],
-        len(people),
-    )
+    if row is not None:
+        log.info("job %s done: %d people", job["job_id"], row["done"])
     return Step.MOVED
 
 
@@ -282,8 +373,8 @@ async def work_all(
     ``patience`` seconds in all for in-flight transactions to settle."""
     waited = 0.0
     while True:
+        done = await step(pool, rules, clock, chunk)
         async with pool.acquire() as conn:
-            done = await step(conn, rules, clock(), chunk)
             if done is not Step.MOVED:
                 running = await conn.fetchval("SELECT count(*) FROM jobs WHERE state = 'running'")
                 if not running:
@@ -309,8 +400,7 @@ async def run_jobs(
     while not stop.is_set():
         done = Step.IDLE
         try:
-            async with pool.acquire() as conn:
-                done = await step(conn, settings.rules, clock(), settings.job_chunk)
+            done = await step(pool, settings.rules, clock, settings.job_chunk)
         except UNAVAILABLE as exc:
             log.warning("jobs: database unavailable, will retry: %s", exc)
         except ChunkFailed as failed:

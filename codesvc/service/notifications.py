@@ -6,7 +6,7 @@ is never told of a change that was rolled back, nor left untold of one that was 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,30 +39,14 @@ class ColorChange:
     cause: str
 
 
-async def colors_changed(
-    conn: asyncpg.Connection, moved: Sequence[ColorChange], now: datetime
-) -> int:
-    """One notification per person whose stored colour moved; one INSERT for all of them."""
-    if not moved:
-        return 0
-    await conn.execute(
-        """INSERT INTO notifications (person_id, at, kind, detail)
-           SELECT u.person_id, $3, $4, u.detail
-           FROM unnest($1::bigint[], $2::jsonb[]) AS u(person_id, detail)""",
-        [c.person_id for c in moved],
-        [
-            {
-                "before": c.before.value,
-                "after": c.after.value,
-                "since": format_time(c.since),
-                "cause": c.cause,
-            }
-            for c in moved
-        ],
-        now,
-        COLOR_CHANGED,
-    )
-    return len(moved)
+def color_detail(change: ColorChange) -> dict[str, object]:
+    """What a colour-change notification says (written with the status that moved)."""
+    return {
+        "before": change.before.value,
+        "after": change.after.value,
+        "since": format_time(change.since),
+        "cause": change.cause,
+    }
 
 
 async def appeal_changed(

@@ -9,7 +9,7 @@ them in), so the status row stays the same few bytes however long a life it desc
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -45,6 +45,8 @@ class Stored:
     color: Color
     since: datetime
     next_change_at: datetime | None
+    #: the row's version as read (its xmin): a later write to it changes this
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +58,13 @@ class Change:
     after: Status
 
 
-STATUS_COLUMNS = "person_id, color, since, next_change_at"
+STATUS_COLUMNS = "person_id, color, since, next_change_at, xmin::text::bigint AS version"
 
 
 def stored(row: asyncpg.Record) -> Stored:
-    return Stored(row["person_id"], Color(row["color"]), row["since"], row["next_change_at"])
+    return Stored(
+        row["person_id"], Color(row["color"]), row["since"], row["next_change_at"], row["version"]
+    )
 
 
 async def facts(conn: asyncpg.Connection, person_ids: Iterable[int]) -> dict[int, PersonState]:
@@ -92,11 +96,13 @@ async def lock(conn: asyncpg.Connection, person_ids: Iterable[int]) -> dict[int,
     return {r["person_id"]: stored(r) for r in rows}
 
 
-async def read(conn: asyncpg.Connection, person_id: int) -> Stored | None:
-    row = await conn.fetchrow(
-        f"SELECT {STATUS_COLUMNS} FROM statuses WHERE person_id = $1", person_id
+async def read(conn: asyncpg.Connection, person_ids: Iterable[int]) -> dict[int, Stored]:
+    """The rows as they are, without locking them (a job prepares a chunk this way)."""
+    rows = await conn.fetch(
+        f"SELECT {STATUS_COLUMNS} FROM statuses WHERE person_id = ANY($1::bigint[])",
+        sorted(set(person_ids)),
     )
-    return stored(row) if row else None
+    return {r["person_id"]: stored(r) for r in rows}
 
 
 async def load_world(
@@ -163,6 +169,136 @@ async def create(conn: asyncpg.Connection, people: Sequence[Newcomer]) -> None:
     )
 
 
+@dataclass
+class Writes:
+    """What storing re-evaluated people writes, gathered for one statement."""
+
+    statuses: list[tuple[int, Status]] = field(default_factory=list)
+    #: open history rows closed in place: (person_id, row_id, end)
+    closes: list[tuple[int, int, datetime | None]] = field(default_factory=list)
+    #: history rows superseded: (person_id, row_id, by what)
+    supersedes: list[tuple[int, int, str]] = field(default_factory=list)
+    inserts: list[tuple[int, Interval]] = field(default_factory=list)
+    #: colour-change notifications: (person_id, detail)
+    told: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+
+    def without(self, people: set[int]) -> Writes:
+        """These writes less those of ``people``."""
+        return Writes(
+            [w for w in self.statuses if w[0] not in people],
+            [w for w in self.closes if w[0] not in people],
+            [w for w in self.supersedes if w[0] not in people],
+            [w for w in self.inserts if w[0] not in people],
+            [w for w in self.told if w[0] not in people],
+        )
+
+
+async def reevaluate(
+    conn: asyncpg.Connection,
+    seen: dict[int, Stored],
+    rules: Rules,
+    now: datetime,
+    causes: dict[int, str] | str,
+) -> tuple[list[Change], Writes]:
+    """Evaluate people from their stored events and plan the writes that store them.
+
+    ``causes`` names what moved them, per person or for all: the history's
+    ``superseded_by`` and the notification's ``cause``.
+    """
+    states = await facts(conn, seen)
+    world = await load_world(conn, states.values(), rules)
+    changes = [
+        Change(pid, seen[pid].color, evaluate(state, world, now, explained=False))
+        for pid, state in states.items()
+    ]
+    current: dict[int, list[Recorded]] = {}
+    if changes:
+        rows = await conn.fetch(
+            """SELECT row_id, person_id, valid_from, valid_to, color, cause, recorded_at
+               FROM history WHERE person_id = ANY($1::bigint[]) AND superseded_at IS NULL""",
+            [c.person_id for c in changes],
+        )
+        for r in rows:
+            current.setdefault(r["person_id"], []).append(recorded(r))
+    writes = Writes()
+    for change in changes:
+        pid, after = change.person_id, change.after
+        why = causes if isinstance(causes, str) else causes.get(pid, "recomputed")
+        writes.statuses.append((pid, after))
+        # Each history row is named by its person too: the key a table distributed by
+        # person needs.
+        plan = reconcile(current.get(pid, []), after.intervals, now)
+        writes.closes.extend((pid, row_id, end) for row_id, end in plan.close)
+        writes.supersedes.extend((pid, row_id, why) for row_id in plan.supersede)
+        writes.inserts.extend((pid, interval) for interval in plan.insert)
+        if change.before is not after.color:
+            moved = notifications.ColorChange(pid, change.before, after.color, after.since, why)
+            writes.told.append((pid, notifications.color_detail(moved)))
+    return changes, writes
+
+
+# Status, history and notifications of many people in one round trip. History rows are
+# closed in place or superseded, never both, so no row is written twice.
+_WRITE_SQL = f"""
+WITH status AS (
+    UPDATE statuses AS s SET color = u.color, since = u.since,
+           next_change_at = u.next_change_at, version = s.version + 1, updated_at = $5
+    FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+        AS u(person_id, color, since, next_change_at)
+    WHERE s.person_id = u.person_id
+    RETURNING s.person_id
+), closed AS (
+    UPDATE history AS h SET valid_to = u.valid_to
+    FROM unnest($6::bigint[], $7::bigint[], $8::timestamptz[]) AS u(person_id, row_id, valid_to)
+    WHERE h.person_id = u.person_id AND h.row_id = u.row_id
+    RETURNING 1
+), superseded AS (
+    UPDATE history AS h SET superseded_at = $5, superseded_by = u.cause
+    FROM unnest($9::bigint[], $10::bigint[], $11::text[]) AS u(person_id, row_id, cause)
+    WHERE h.person_id = u.person_id AND h.row_id = u.row_id
+    RETURNING 1
+), inserted AS (
+    INSERT INTO history (person_id, valid_from, valid_to, color, cause, recorded_at)
+    SELECT u.*, $5 FROM unnest($12::bigint[], $13::timestamptz[], $14::timestamptz[],
+                               $15::text[], $16::text[]) AS u
+    RETURNING 1
+), told AS (
+    INSERT INTO notifications (person_id, at, kind, detail)
+    SELECT u.person_id, $5, '{notifications.COLOR_CHANGED}', u.detail
+    FROM unnest($17::bigint[], $18::jsonb[]) AS u(person_id, detail)
+    RETURNING 1
+)
+SELECT count(*) FROM status
+"""
+
+
+async def write(conn: asyncpg.Connection, writes: Writes, now: datetime) -> None:
+    """Store planned writes; the people's status rows must be locked by the caller."""
+    if not writes.statuses:
+        return
+    await conn.execute(
+        _WRITE_SQL,
+        [pid for pid, _ in writes.statuses],
+        [st.color.value for _, st in writes.statuses],
+        [st.since for _, st in writes.statuses],
+        [st.next_change_at for _, st in writes.statuses],
+        now,
+        [c[0] for c in writes.closes],
+        [c[1] for c in writes.closes],
+        [c[2] for c in writes.closes],
+        [c[0] for c in writes.supersedes],
+        [c[1] for c in writes.supersedes],
+        [c[2] for c in writes.supersedes],
+        [pid for pid, _ in writes.inserts],
+        [i.start for _, i in writes.inserts],
+        [i.end for _, i in writes.inserts],
+        [i.color.value for _, i in writes.inserts],
+        [i.cause for _, i in writes.inserts],
+        [pid for pid, _ in writes.told],
+        [detail for _, detail in writes.told],
+    )
+
+
 async def refresh(
     conn: asyncpg.Connection,
     locked: dict[int, Stored],
@@ -170,98 +306,10 @@ async def refresh(
     now: datetime,
     causes: dict[int, str] | str,
 ) -> list[Change]:
-    """Recompute locked people from their stored events; save status and history.
-
-    ``causes`` names what moved them, per person or for all: the history's
-    ``superseded_by`` and the notification's ``cause``.
-    """
-    states = await facts(conn, locked)
-    world = await load_world(conn, states.values(), rules)
-    changes = [
-        Change(pid, locked[pid].color, evaluate(state, world, now, explained=False))
-        for pid, state in states.items()
-    ]
-    if not changes:
-        return []
-    await conn.execute(
-        """UPDATE statuses AS s SET color = u.color, since = u.since,
-                  next_change_at = u.next_change_at, version = s.version + 1, updated_at = $5
-           FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[])
-               AS u(person_id, color, since, next_change_at)
-           WHERE s.person_id = u.person_id""",
-        [c.person_id for c in changes],
-        [c.after.color.value for c in changes],
-        [c.after.since for c in changes],
-        [c.after.next_change_at for c in changes],
-        now,
-    )
-    why = {
-        c.person_id: causes if isinstance(causes, str) else causes.get(c.person_id, "recomputed")
-        for c in changes
-    }
-    await _save_history(conn, changes, now, why)
-    await notifications.colors_changed(
-        conn,
-        [
-            notifications.ColorChange(
-                c.person_id, c.before, c.after.color, c.after.since, why[c.person_id]
-            )
-            for c in changes
-            if c.before is not c.after.color
-        ],
-        now,
-    )
+    """Recompute locked people from their stored events; save status and history."""
+    changes, writes = await reevaluate(conn, locked, rules, now, causes)
+    await write(conn, writes, now)
     return changes
-
-
-async def _save_history(
-    conn: asyncpg.Connection,
-    changes: Sequence[Change],
-    now: datetime,
-    why: dict[int, str],
-) -> None:
-    rows = await conn.fetch(
-        """SELECT row_id, person_id, valid_from, valid_to, color, cause, recorded_at
-           FROM history WHERE person_id = ANY($1::bigint[]) AND superseded_at IS NULL
-           ORDER BY person_id, valid_from""",
-        [c.person_id for c in changes],
-    )
-    current: dict[int, list[Recorded]] = {}
-    for r in rows:
-        current.setdefault(r["person_id"], []).append(recorded(r))
-    # Each row is named by its person too: the key a table distributed by person needs.
-    closes: list[tuple[int, int, datetime | None]] = []
-    superseded: list[tuple[int, int, str]] = []
-    inserts: list[tuple[int, Interval]] = []
-    for change in changes:
-        pid = change.person_id
-        plan = reconcile(current.get(pid, []), change.after.intervals, now)
-        if not (plan.close or plan.supersede or plan.insert):
-            continue
-        closes.extend((pid, row_id, end) for row_id, end in plan.close)
-        superseded.extend((pid, row_id, why[pid]) for row_id in plan.supersede)
-        inserts.extend((pid, interval) for interval in plan.insert)
-    if closes:
-        await conn.execute(
-            """UPDATE history AS h SET valid_to = u.valid_to
-               FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[])
-                   AS u(person_id, row_id, valid_to)
-               WHERE h.person_id = u.person_id AND h.row_id = u.row_id""",
-            [c[0] for c in closes],
-            [c[1] for c in closes],
-            [c[2] for c in closes],
-        )
-    if superseded:
-        await conn.execute(
-            """UPDATE history AS h SET superseded_at = $4, superseded_by = u.cause
-               FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(person_id, row_id, cause)
-               WHERE h.person_id = u.person_id AND h.row_id = u.row_id""",
-            [s[0] for s in superseded],
-            [s[1] for s in superseded],
-            [s[2] for s in superseded],
-            now,
-        )
-    await _insert_history(conn, inserts, now)
 
 
 async def _insert_history(
