@@ -142,7 +142,7 @@ def run(args: argparse.Namespace, server: str, tmp: Path) -> int:
 async def check_chain(url: str) -> tuple[int, list[str]]:
     conn = await asyncpg.connect(url)
     try:
-        await db._init_connection(conn)
+        await db.init_connection(conn)
         problems = await verify_audit(conn)
         entries = await conn.fetchval("SELECT count(*) FROM audit_log")
         return int(entries), problems

@@ -183,6 +183,7 @@ async def run(url: str, args: argparse.Namespace) -> None:
         "CODESVC_AUTH_SECRET": settings.auth_secret,
         "CODESVC_LOG_LEVEL": "WARNING",
         "CODESVC_SQL_DIR": str(ROOT / "sql"),
+        "CODESVC_JOB_PROCESSES": str(args.job_processes),
     }
     port = free_port()
     server = await asyncio.create_subprocess_exec(
@@ -284,4 +285,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--people", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--job-processes", type=int, default=0, help="processes evaluating the job's chunks"
+    )
     asyncio.run(main(parser.parse_args()))

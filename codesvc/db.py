@@ -81,7 +81,8 @@ def database_url(settings: Settings) -> Iterator[str]:
             yield url
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Codecs every connection of the service uses (JSON through orjson)."""
     for name in ("json", "jsonb"):
         await conn.set_type_codec(
             name,
@@ -100,7 +101,7 @@ async def create_pool(url: str, settings: Settings) -> asyncpg.Pool:
         url,
         min_size=settings.pool_min,
         max_size=settings.pool_max,
-        init=_init_connection,
+        init=init_connection,
         reset=_no_reset,
         command_timeout=30,
     )
@@ -191,7 +192,7 @@ def with_database(url: str, name: str) -> str:
 async def connect(url: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(url)
     try:
-        await _init_connection(conn)
+        await init_connection(conn)
         yield conn
     finally:
         await conn.close()

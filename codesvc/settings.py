@@ -66,6 +66,10 @@ class Settings:
     sweep_interval: float = 15.0
     #: People re-evaluated per chunk of a city-wide job (one short transaction each).
     job_chunk: int = 500
+    #: Worker processes that evaluate a job's chunks beside the one storing them; 0
+    #: evaluates in the job's own process (on a second connection, while the last chunk
+    #: is written).
+    job_processes: int = 0
     #: Scans per second one venue may make, and id-number scans per minute.
     scan_rate: float = 50.0
     id_scan_rate: float = 30.0

@@ -17,6 +17,7 @@ import pytest
 from codesvc import db
 from codesvc.service import jobs, listings
 from codesvc.service.ingest import ingest
+from codesvc.service.job_processes import Evaluators
 from codesvc.service.verify import verify
 from codesvc.settings import Settings
 from codesvc.state.world import Listing
@@ -162,6 +163,23 @@ async def test_two_workers_never_apply_the_same_chunk(conn, pool, settings):
     )
     assert len(reds) == 60
     assert {r["n"] for r in reds} == {1}
+    assert (await verify(conn, settings.rules, now())).differences == []
+
+
+async def test_chunks_evaluated_in_worker_processes_are_stored_alike(conn, pool, db_url, settings):
+    await arrive(conn, settings, 30)
+    await arrive(conn, settings, 3, area="510107")
+    job_id = await list_high(conn, settings)
+    evaluators = Evaluators(db_url, 2)
+    try:
+        await jobs.work_all(pool, settings.rules, now, chunk=4, evaluators=evaluators)
+    finally:
+        evaluators.close()
+    job = await jobs.get(conn, job_id)
+    assert job is not None
+    assert (job.state, job.total, job.done) == ("done", 30, 30)
+    assert set((await told_per_person(conn)).values()) == {1}
+    assert await conn.fetchval("SELECT count(*) FROM statuses WHERE color = 'red'") == 30
     assert (await verify(conn, settings.rules, now())).differences == []
 
 

@@ -17,6 +17,7 @@ before it read the listings; every writer that starts later reads the new ones.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import enum
 import logging
@@ -29,6 +30,7 @@ import asyncpg
 
 from codesvc.db import UNAVAILABLE
 from codesvc.service import stored_status
+from codesvc.service.job_processes import Evaluators, Prepared
 from codesvc.settings import Settings
 from codesvc.state.rules import Rules
 
@@ -188,6 +190,7 @@ async def step(
     clock: Callable[[], datetime],
     chunk: int = CHUNK,
     chunks: int = CHUNKS_PER_STEP,
+    evaluators: Evaluators | None = None,
 ) -> Step:
     """Claim a running job that no other worker holds and take it on: settle, count its
     people, re-evaluate up to ``chunks`` chunks of them, or finish it.
@@ -206,6 +209,8 @@ async def step(
             job_id = job["job_id"]
             if job["total"] is None:
                 return await _count(conn, job)
+        if evaluators is not None:
+            return await _work_in_processes(pool, job, rules, clock, chunk, chunks, evaluators)
         return await _work(pool, job, rules, clock, chunk, chunks)
     except UNAVAILABLE:
         raise
@@ -321,6 +326,46 @@ async def _work(
     return Step.MOVED
 
 
+async def _work_in_processes(
+    pool: asyncpg.Pool,
+    job: asyncpg.Record,
+    rules: Rules,
+    clock: Callable[[], datetime],
+    size: int,
+    chunks: int,
+    evaluators: Evaluators,
+) -> Step:
+    """As `_work`, with chunks read and evaluated in worker processes, a few ahead, while
+    this process stores the finished ones in order."""
+    ahead = evaluators.processes + 1
+    window: collections.deque[tuple[list[int], datetime, asyncio.Future[Prepared]]] = (
+        collections.deque()
+    )
+    async with pool.acquire() as conn:
+        after = fetched = job["cursor"]
+        try:
+            for _ in range(chunks):
+                if len(window) < ahead:
+                    now = clock()
+                    people = await people_after(conn, job, fetched, size * (ahead - len(window)))
+                    for start in range(0, len(people), size):
+                        part = people[start : start + size]
+                        evaluating = evaluators.prepare(part, rules, now, job["cause"])
+                        window.append((part, now, asyncio.ensure_future(evaluating)))
+                    fetched = people[-1] if people else fetched
+                if not window:
+                    return await _finish(conn, job, clock())
+                part, at, prepared = window.popleft()
+                seen, writes = await prepared
+                if not await _store(conn, job, _Chunk(after, part, seen, writes, at), rules):
+                    return Step.MOVED
+                after = part[-1]
+        finally:
+            for _, _, waiting in window:
+                waiting.cancel()
+    return Step.MOVED
+
+
 async def _finish(conn: asyncpg.Connection, job: asyncpg.Record, now: datetime) -> Step:
     async with conn.transaction():
         row = await conn.fetchrow(
@@ -368,12 +413,13 @@ async def work_all(
     clock: Callable[[], datetime],
     chunk: int = CHUNK,
     patience: float = 30.0,
+    evaluators: Evaluators | None = None,
 ) -> None:
     """Work every job to its end (for the command line and tests); waits up to
     ``patience`` seconds in all for in-flight transactions to settle."""
     waited = 0.0
     while True:
-        done = await step(pool, rules, clock, chunk)
+        done = await step(pool, rules, clock, chunk, evaluators=evaluators)
         async with pool.acquire() as conn:
             if done is not Step.MOVED:
                 running = await conn.fetchval("SELECT count(*) FROM jobs WHERE state = 'running'")
@@ -396,11 +442,33 @@ async def run_jobs(
 
     Safe to run in any number of processes at once. A chunk in progress when ``stop``
     is set is finished first; one cut off by a crash is redone by whoever comes next.
+    With ``settings.job_processes`` chunks are evaluated in that many worker processes.
     """
+    evaluators = (
+        Evaluators(settings.database_url, settings.job_processes)
+        if settings.job_processes > 0
+        else None
+    )
+    try:
+        await _run(pool, settings, clock, stop, evaluators)
+    finally:
+        if evaluators is not None:
+            evaluators.close()
+
+
+async def _run(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    clock: Callable[[], datetime],
+    stop: asyncio.Event,
+    evaluators: Evaluators | None,
+) -> None:
     while not stop.is_set():
         done = Step.IDLE
         try:
-            done = await step(pool, settings.rules, clock, settings.job_chunk)
+            done = await step(
+                pool, settings.rules, clock, settings.job_chunk, evaluators=evaluators
+            )
         except UNAVAILABLE as exc:
             log.warning("jobs: database unavailable, will retry: %s", exc)
         except ChunkFailed as failed:
