@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 
 from codesvc import db
+from codesvc.schemas.events import read_item
 from codesvc.service import jobs, listings
 from codesvc.service.ingest import ingest
 from codesvc.service.job_processes import Evaluators
@@ -39,7 +40,10 @@ async def arrive(conn: asyncpg.Connection, settings: Settings, count: int, **whe
     people = [{"id_number": id_number(where.get("district", "310101"))} for _ in range(count)]
     outcomes = await ingest(
         conn,
-        [arrival(ago(days=10), person, area=where.get("area", AREA)) for person in people],
+        [
+            read_item(arrival(ago(days=10), person, area=where.get("area", AREA)))
+            for person in people
+        ],
         FEED,
         id_secret=b"test-id-secret-0123456789",
         rules=settings.rules,

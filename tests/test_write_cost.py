@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from codesvc import db
+from codesvc.schemas.events import read_item
 from codesvc.service.ingest import ingest
 from codesvc.service.verify import verify
 from codesvc.settings import Settings
@@ -23,10 +24,10 @@ async def person_with_past(conn: asyncpg.Connection, settings: Settings, events:
     start = datetime.now(UTC) - timedelta(days=400)
     past = [negative(start + timedelta(days=i), {"id_number": number}) for i in range(events)]
     for offset in range(0, events, 100):
+        batch = [read_item(e) for e in past[offset : offset + 100]]
         outcomes = await ingest(
-            conn, past[offset : offset + 100], FEED, id_secret=SECRET, rules=settings.rules,
-            now=datetime.now(UTC),
-        )  # fmt: skip
+            conn, batch, FEED, id_secret=SECRET, rules=settings.rules, now=datetime.now(UTC)
+        )
         assert {o.status for o in outcomes} == {"accepted"}
     return number
 
@@ -43,7 +44,7 @@ async def _write(conn: asyncpg.Connection, settings: Settings, number: str) -> d
     async with conn.transaction():
         outcomes = await ingest(
             conn,
-            [arrival(datetime.now(UTC) - timedelta(days=1), {"id_number": number})],
+            [read_item(arrival(datetime.now(UTC) - timedelta(days=1), {"id_number": number}))],
             FEED,
             id_secret=SECRET,
             rules=settings.rules,
