@@ -114,7 +114,7 @@ async def test_concurrent_reads_and_changes_from_two_processes_keep_one_verifiab
     assert statuses.count(200) == len(statuses)
     conn = await asyncpg.connect(db_url)
     try:
-        await db._init_connection(conn)
+        await db.init_connection(conn)
         assert await verify_audit(conn) == []
         reads = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'person.read'")
         changes = await conn.fetchval(

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 
 from codesvc import db
 from codesvc.api.app import create_app
-from codesvc.service import accounts
+from codesvc.service import accounts, sessions
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys, Principal
 from tests.conftest import Api, City
@@ -313,7 +313,7 @@ async def test_the_database_keeps_no_usable_session_id(desk, settings):
     async with db.connect(settings.database_url) as conn:
         stored = await conn.fetchval("SELECT id_hash FROM sessions")
     assert cookie.encode() not in bytes(stored)
-    assert bytes(stored) == accounts.digest(cookie)
+    assert bytes(stored) == sessions.digest(cookie)
 
 
 async def test_a_form_on_another_site_cannot_sign_the_browser_in(desk, settings):

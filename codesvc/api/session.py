@@ -23,7 +23,7 @@ from codesvc.api.problems import Problem, too_many
 from codesvc.api.routing import Reply, Routes
 from codesvc.api.secrets import TOTP_SEAL
 from codesvc.schemas.fields import In, Out, TimeOut
-from codesvc.service import accounts
+from codesvc.service import sessions
 from codesvc.tokens import Principal
 
 log = logging.getLogger("codesvc.session")
@@ -34,7 +34,7 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 #: Per request: the session it was authenticated by (absent for bearer tokens).
-SESSION = web.RequestKey("session", tuple[str, accounts.Session])
+SESSION = web.RequestKey("session", tuple[str, sessions.Session])
 
 #: What a person is told, in Simplified Chinese and English (by Accept-Language).
 TEXT = {
@@ -118,16 +118,16 @@ class SessionOut(Out):
     idle_timeout_seconds: int
 
 
-def _body(session_id: str, session: accounts.Session) -> SessionOut:
+def _body(session_id: str, session: sessions.Session) -> SessionOut:
     return SessionOut(
         sub=session.sub,
         role=session.role,
         district=session.district,
         name=session.name,
-        csrf_token=accounts.csrf_token(session_id),
+        csrf_token=sessions.csrf_token(session_id),
         expires_at=session.expires_at,
         idle_expires_at=session.ends_at,
-        idle_timeout_seconds=int(accounts.IDLE.total_seconds()),
+        idle_timeout_seconds=int(sessions.IDLE.total_seconds()),
     )
 
 
@@ -146,9 +146,9 @@ async def from_cookie(request: web.Request, session_id: str) -> Principal:
     if len(session_id) > 100:
         raise Problem(401, say(request, "unknown"), session_ended="unknown")
     async with request.app[POOL].acquire() as conn:
-        session = await accounts.touch(conn, session_id, at)
+        session = await sessions.touch(conn, session_id, at)
         if session is None:
-            why = await accounts.why_ended(conn, session_id, at)
+            why = await sessions.why_ended(conn, session_id, at)
             raise Problem(401, say(request, why), session_ended=why)
     if request.method not in SAFE_METHODS:
         _check_csrf(request, session_id)
@@ -167,11 +167,11 @@ def _check_origin(request: web.Request) -> None:
 def _check_csrf(request: web.Request, session_id: str) -> None:
     _check_origin(request)
     given = request.headers.get(CSRF_HEADER, "")
-    if not hmac.compare_digest(given.encode(), accounts.csrf_token(session_id).encode()):
+    if not hmac.compare_digest(given.encode(), sessions.csrf_token(session_id).encode()):
         raise Problem(403, say(request, "csrf"))
 
 
-def _signed_in(request: web.Request) -> tuple[str, accounts.Session]:
+def _signed_in(request: web.Request) -> tuple[str, sessions.Session]:
     found = request.get(SESSION)
     if found is None:
         raise Problem(404, say(request, "no_session"))
@@ -193,7 +193,7 @@ async def sign_in(request: web.Request, body: SignInIn) -> Reply[SessionOut]:
     _check_origin(request)
     at = now(request)
     async with request.app[POOL].acquire() as conn:
-        result = await accounts.sign_in(
+        result = await sessions.sign_in(
             conn,
             sub=body.sub,
             password=body.password,
@@ -202,7 +202,7 @@ async def sign_in(request: web.Request, body: SignInIn) -> Reply[SessionOut]:
             seal=request.app[TOTP_SEAL],
             remote=request.remote,
         )
-    if isinstance(result, accounts.Refused):
+    if isinstance(result, sessions.Refused):
         log.info("sign-in refused", extra={"account": body.sub, "why": result.why})
         if result.why == "locked" and result.retry_after is not None:
             minutes = max(1, round(result.retry_after.total_seconds() / 60))
@@ -246,7 +246,7 @@ async def current(request: web.Request) -> SessionOut:
 async def sign_out(request: web.Request) -> web.Response:
     session_id, session = _signed_in(request)
     async with request.app[POOL].acquire() as conn:
-        await accounts.sign_out(conn, session_id, session, now(request))
+        await sessions.sign_out(conn, session_id, session, now(request))
     response = web.Response(status=204)
     response.del_cookie(COOKIE, path="/", secure=_secure(request), samesite="Strict")
     return response
