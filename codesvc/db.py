@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import orjson
 
-from codesvc.settings import Settings
+from codesvc.settings import ConfigError, Settings
 
 log = logging.getLogger("codesvc.db")
 
@@ -137,7 +137,8 @@ async def migrate(conn: asyncpg.Connection, sql_dir: Path) -> list[str]:
     """Apply pending migrations in order, each once and in its own transaction.
 
     An advisory lock makes two instances starting together take turns; the second finds
-    nothing left to do. Returns the names applied.
+    nothing left to do. Refuses (`ConfigError`, before applying anything) when a migration
+    already applied has been edited since. Returns the names applied.
     """
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
@@ -152,11 +153,11 @@ async def migrate(conn: asyncpg.Connection, sql_dir: Path) -> list[str]:
             r["version"]: r["checksum"]
             for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
         }
+        migrations = load_migrations(sql_dir)
+        _refuse_changed(migrations, applied, sql_dir)
         done = []
-        for migration in load_migrations(sql_dir):
+        for migration in migrations:
             if migration.version in applied:
-                if applied[migration.version] != migration.checksum:
-                    log.warning("migration %s changed after it was applied", migration.name)
                 continue
             async with conn.transaction():
                 await conn.execute(migration.sql)
@@ -171,6 +172,22 @@ async def migrate(conn: asyncpg.Connection, sql_dir: Path) -> list[str]:
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+
+def _refuse_changed(migrations: list[Migration], applied: dict[int, str], sql_dir: Path) -> None:
+    """Refuse to go on when an applied migration's file no longer matches what was run.
+
+    The database was built by what the file said then; running on with a schema the
+    files no longer describe would hide the difference until something fails later.
+    """
+    changed = [m for m in migrations if applied.get(m.version, m.checksum) != m.checksum]
+    if changed:
+        files = ", ".join(str(sql_dir / f"{m.name}.sql") for m in changed)
+        raise ConfigError(
+            f"{files}: changed after it was applied to this database (its checksum differs "
+            "from the one recorded in schema_migrations). Restore the file as it was "
+            "applied (from version control) and put the change in a new numbered migration."
+        )
 
 
 async def pending_migrations(conn: asyncpg.Connection, sql_dir: Path) -> list[str]:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from codesvc import db
+from codesvc import cli, db
+from codesvc.settings import ConfigError
 
 
 def write(dir_: Path, name: str, sql: str) -> None:
@@ -58,3 +59,37 @@ def test_badly_named_migration_is_refused(tmp_path):
 def test_project_migrations_are_numbered_in_order():
     migrations = db.load_migrations(Path(__file__).resolve().parent.parent / "sql")
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+
+
+async def test_an_applied_migration_that_was_edited_stops_the_service_starting(db_url, tmp_path):
+    write(tmp_path, "0001_a.sql", "CREATE TABLE counter (n int);")
+    async with db.connect(db_url) as conn:
+        await conn.execute("DROP TABLE schema_migrations")
+        assert await db.migrate(conn, tmp_path) == ["0001_a"]
+        write(tmp_path, "0001_a.sql", "CREATE TABLE counter (n bigint);")
+        write(tmp_path, "0002_b.sql", "CREATE TABLE later (n int);")
+        with pytest.raises(ConfigError, match=r"0001_a\.sql: changed after it was applied"):
+            await db.migrate(conn, tmp_path)
+        # Nothing after it ran either: the database stays as the files said when applied.
+        assert await conn.fetchval("SELECT to_regclass('later')") is None
+
+
+def test_codesvc_migrate_says_which_file_changed_and_what_to_do(
+    db_url, tmp_path, monkeypatch, capsys
+):
+    write(tmp_path, "0001_a.sql", "CREATE TABLE counter (n int);")
+
+    async def first_apply() -> None:
+        async with db.connect(db_url) as conn:
+            await conn.execute("DROP TABLE schema_migrations")
+            await db.migrate(conn, tmp_path)
+
+    asyncio.run(first_apply())
+    write(tmp_path, "0001_a.sql", "-- tidied\nCREATE TABLE counter (n int);")
+    monkeypatch.setenv("CODESVC_DATABASE_URL", db_url)
+    monkeypatch.setenv("CODESVC_SQL_DIR", str(tmp_path))
+    assert cli.main(["migrate"]) == 2
+    said = capsys.readouterr().err
+    assert f"{tmp_path / '0001_a.sql'}: changed after it was applied" in said
+    assert "Restore the file as it was applied" in said
+    assert "new numbered migration" in said
