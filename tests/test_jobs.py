@@ -16,9 +16,10 @@ import pytest
 
 from codesvc import db
 from codesvc.schemas.events import read_item
-from codesvc.service import jobs, listings
+from codesvc.service import jobs, listings, sweeper
 from codesvc.service.ingest import ingest
 from codesvc.service.job_processes import Evaluators
+from codesvc.service.persons import Registration, ensure_registered
 from codesvc.service.verify import verify
 from codesvc.settings import Settings
 from codesvc.state.world import Listing
@@ -29,6 +30,7 @@ from tests.processes import ROOT, clean_env
 FEED = Principal("feeder", "itinerary-feed", None, 0.0)
 COMMISSION = Principal("commission", "commissioner-1", None, 0.0)
 AREA = "440306"
+SECRET = b"test-id-secret-0123456789"
 
 
 def now() -> datetime:
@@ -291,3 +293,63 @@ async def test_the_door_evaluates_afresh_whom_a_running_job_has_yet_to_reach(con
     assert [tuple(r) for r in await conn.fetch(query)] == [("yellow", True), ("yellow", False)]
     await jobs.work_all(pool, settings.rules, now)
     assert [tuple(r) for r in await conn.fetch(query)] == [("red", False), ("yellow", False)]
+
+
+async def test_people_registered_while_a_campaign_job_runs_turn_yellow_when_it_ends(
+    conn, pool, settings
+):
+    """Someone registered in a campaign's district while its job is working is held by
+    the campaign like everyone else, even when the job passes them by: their stored status
+    says when they turn yellow, so time moves them when the campaign ends untested."""
+    district = "310104"
+    before = [Registration(id_number(district), "李四", district) for _ in range(5)]
+    await ensure_registered(conn, before, SECRET, now(), settings.rules)
+    ends = now() + timedelta(hours=1)
+    _, change = await listings.add_campaign(
+        conn, frozenset({district}), ago(days=1), ends, COMMISSION, settings.rules, now(), False
+    )
+    assert change.job_id is not None
+    # The job settles, counts, then stores its first chunk of two people and goes on.
+    while (job := await jobs.get(conn, change.job_id)) is not None and job.done == 0:
+        await jobs.step(pool, settings.rules, now, chunk=2, chunks=1)
+    assert (job.state, job.done) == ("running", 2)
+    # One registration commits only after the job has gone past its id and finished;
+    # another commits at once, behind the job's cursor.
+    slow, quick = (Registration(id_number(district), name, district) for name in ("王五", "赵六"))
+    writer = await pool.acquire()
+    try:
+        in_flight = writer.transaction()
+        await in_flight.start()
+        await ensure_registered(writer, [slow], SECRET, now(), settings.rules)
+        await ensure_registered(conn, [quick], SECRET, now(), settings.rules)
+        await jobs.work_all(pool, settings.rules, now, chunk=2)
+        await in_flight.commit()
+    finally:
+        await pool.release(writer)
+    later = ends + timedelta(minutes=1)
+    await sweeper.sweep_all(pool, settings.rules, lambda: later)
+    rows = await conn.fetch(
+        "SELECT p.name, s.color FROM statuses s JOIN persons p USING (person_id)"
+    )
+    colours = sorted((r["name"], r["color"]) for r in rows)
+    assert colours == [("李四", "yellow")] * 5 + [("王五", "yellow"), ("赵六", "yellow")]
+    assert (await verify(conn, settings.rules, later)).differences == []
+
+
+async def test_a_person_registered_after_a_campaign_job_is_held_by_it(conn, pool, settings):
+    """The campaign still runs after its job has finished: a newcomer of its district is
+    stored knowing when it ends, as a replay says."""
+    district = "310104"
+    ends = now() + timedelta(hours=1)
+    _, change = await listings.add_campaign(
+        conn, frozenset({district}), ago(days=1), ends, COMMISSION, settings.rules, now(), False
+    )
+    await jobs.work_all(pool, settings.rules, now)
+    assert (await jobs.get(conn, change.job_id or "")).state == "done"  # type: ignore[union-attr]
+    newcomer = Registration(id_number(district), "王五", district)
+    await ensure_registered(conn, [newcomer], SECRET, now(), settings.rules)
+    assert await conn.fetchval("SELECT next_change_at FROM statuses") == ends
+    later = ends + timedelta(minutes=1)
+    await sweeper.sweep_all(pool, settings.rules, lambda: later)
+    assert await conn.fetchval("SELECT color FROM statuses") == "yellow"
+    assert (await verify(conn, settings.rules, later)).differences == []

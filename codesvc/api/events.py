@@ -29,7 +29,7 @@ async def register_person(request: web.Request, body: PersonIn) -> Reply[PersonO
     registration = Registration(body.id_number, body.name, body.district, body.phone)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         found, created = await ensure_registered(
-            conn, [registration], request.app[ID_SECRET], now(request)
+            conn, [registration], request.app[ID_SECRET], now(request), request.app[SETTINGS].rules
         )
     person = found[body.id_number]
     is_new = person.person_ref in created

@@ -105,7 +105,7 @@ async def ingest(
     if not candidates:
         return outcomes
     async with conn.transaction():
-        await _resolve_people(conn, candidates, outcomes, id_secret, now)
+        await _resolve_people(conn, candidates, outcomes, id_secret, now, rules)
         live = [c for c in candidates if outcomes[c.index].status == "accepted"]
         await _check_authority(conn, live, outcomes, sender)
         live = [c for c in live if outcomes[c.index].status == "accepted"]
@@ -194,11 +194,12 @@ async def _resolve_people(
     outcomes: list[Outcome],
     secret: bytes,
     now: datetime,
+    rules: Rules,
 ) -> None:
     refs = {c.person_ref for c in candidates if c.person_ref}
     found = await by_refs(conn, sorted(refs)) if refs else {}
     registrations = [c.registration for c in candidates if c.registration]
-    registered, _ = await ensure_registered(conn, registrations, secret, now)
+    registered, _ = await ensure_registered(conn, registrations, secret, now, rules)
     for c in candidates:
         if c.person_ref is not None:
             c.person = found.get(c.person_ref)

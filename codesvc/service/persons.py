@@ -11,6 +11,7 @@ import asyncpg
 
 from codesvc.identity import id_hash
 from codesvc.service import stored_status
+from codesvc.state.rules import Rules
 
 #: Characters of a person_ref: no 0/O or 1/I/L, so a reference read aloud survives.
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -59,6 +60,7 @@ async def ensure_registered(
     registrations: Sequence[Registration],
     secret: bytes,
     now: datetime,
+    rules: Rules,
 ) -> tuple[dict[str, Person], set[str]]:
     """Find or register each person by id number; returns them by id number, and the new ones.
 
@@ -94,7 +96,7 @@ async def ensure_registered(
         new_people = [_person(r) for r in inserted]
         for r in inserted:
             found[bytes(r["id_hash"])] = _person(r)
-        await stored_status.create(conn, new_people)
+        await stored_status.create(conn, new_people, rules)
         created = {p.person_ref for p in new_people}
         raced = [h for h in missing if h not in found]
         if raced:  # registered by a concurrent request a moment ago

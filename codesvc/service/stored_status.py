@@ -146,12 +146,18 @@ async def current(
     return evaluate(state, world, now)
 
 
-async def create(conn: asyncpg.Connection, people: Sequence[Newcomer]) -> None:
-    """The first status and history of newly registered people: green since registration."""
+async def create(conn: asyncpg.Connection, people: Sequence[Newcomer], rules: Rules) -> None:
+    """The first status and history of newly registered people: green since registration,
+    and when a campaign of their district will hold them (R8), as any later write says.
+
+    The campaigns are read here, in the registering transaction: a campaign committed
+    before it is seen, and one committed after it comes with a job that reaches them.
+    """
     if not people:
         return
     states = [PersonState.new(p.registered_at, p.district) for p in people]
-    statuses = [evaluate(s, World(), p.registered_at) for s, p in zip(states, people, strict=True)]
+    world = await load_world(conn, states, rules)
+    statuses = [evaluate(s, world, p.registered_at) for s, p in zip(states, people, strict=True)]
     await conn.execute(
         """INSERT INTO statuses (person_id, color, since, next_change_at, updated_at)
            SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[],
