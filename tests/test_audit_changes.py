@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.builders import ago, arrival, event, positive
 from tests.conftest import City
 
@@ -13,6 +15,18 @@ async def entries(conn, action: str) -> list:  # type: ignore[no-untyped-def,typ
         action,
     )
     return [dict(r) for r in rows]
+
+
+async def reach(conn, job_id: str) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    """What the job's count entry says: its subject and the people it reaches (the
+    server's background worker counts within a moment of the change)."""
+    for _ in range(200):
+        counted = [e for e in await entries(conn, "job.counted") if e["detail"]["job_id"] == job_id]
+        if counted:
+            [entry] = counted
+            return entry["subject"], entry["detail"]["affected"]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} never counted its people")
 
 
 async def test_each_person_touched_by_staff_or_the_commission_gets_an_entry(city: City, conn):
@@ -66,14 +80,16 @@ async def test_a_listing_change_is_audited_with_its_window_and_reach(city, conn)
     assert resp.status == 200
     assert await entries(conn, "risk_area.change") == []  # a preview changes nothing
     since = ago(days=5)
-    await city.list_area("510107", "high", since.isoformat())
+    listed = await city.list_area("510107", "high", since.isoformat())
     [entry] = await entries(conn, "risk_area.change")
     assert entry["actor_sub"] == "commissioner-1"
     assert entry["subject"] == "510107"
     assert entry["detail"]["level"] == "high"
     assert entry["detail"]["valid_to"] is None
-    assert entry["detail"]["affected"] == 1
+    assert entry["detail"]["job_id"] == listed["job_id"]
     assert entry["detail"]["valid_from"].startswith(since.astimezone().date().isoformat()[:4])
+    # The job counts the people the change reaches, and writes that down too.
+    assert await reach(conn, listed["job_id"]) == ("510107", 1)
 
 
 async def test_a_campaign_is_audited_with_its_districts_window_and_reach(city, conn):
@@ -89,5 +105,6 @@ async def test_a_campaign_is_audited_with_its_districts_window_and_reach(city, c
     [entry] = await entries(conn, "campaign.add")
     assert entry["subject"] == campaign["campaign_id"]
     assert entry["detail"]["districts"] == ["310101", "310104"]
-    assert entry["detail"]["affected"] == 2
+    assert entry["detail"]["job_id"] == campaign["job_id"]
     assert set(entry["detail"]) >= {"starts_at", "ends_at"}
+    assert await reach(conn, campaign["job_id"]) == (campaign["campaign_id"], 2)

@@ -160,7 +160,7 @@ async def test_a_backdated_listing_reevaluates_exactly_the_people_it_affects(cit
     assert (await city.status(travelled))["color"] == "green"  # a dry run changes nothing
 
     listed = await city.list_area("440306", "medium", since)
-    assert listed["affected"] == 1
+    assert listed["affected"] is None  # counted by the job
     assert (await city.status(travelled))["color"] == "yellow"
     assert (await city.status(stayed))["color"] == "green"
     areas = await (await city.client.get("/v1/risk-areas", headers=city.feeder)).json()

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import jsonschema_rs
 import pytest
 
 from codesvc import db
@@ -87,7 +88,7 @@ async def test_a_listing_is_a_job_whose_progress_the_commission_reads(city):
         ids.append(ref)
     await city.send(*(arrival(ago(days=10), {"person_ref": ref}) for ref in ids[:2]))
     answer = await city.list_area(AREA, "high", ago(days=30).isoformat())
-    assert answer["affected"] == 2
+    assert answer["affected"] is None  # the job counts them
     assert answer["dry_run"] is False
     job_id = answer["job_id"]
     for _ in range(100):
@@ -267,13 +268,13 @@ async def test_a_campaign_is_a_job_too(city, conn, api, settings):
     )
     body = await resp.json()
     assert resp.status == 201, body
-    assert body["affected"] == 1
+    assert body["affected"] is None
     from codesvc.api.keys import POOL
 
     await jobs.work_all(api.app[POOL], settings.rules, now)
     job = await jobs.get(conn, body["job_id"])
     assert job is not None
-    assert (job.kind, job.state, job.done) == ("campaign", "done", 1)
+    assert (job.kind, job.state, job.total, job.done) == ("campaign", "done", 1, 1)
     # The untested person's stored status now knows it turns yellow when the campaign ends.
     stored = await conn.fetch(
         "SELECT p.person_ref, s.next_change_at FROM statuses s JOIN persons p USING (person_id)"
@@ -353,3 +354,57 @@ async def test_a_person_registered_after_a_campaign_job_is_held_by_it(conn, pool
     await sweeper.sweep_all(pool, settings.rules, lambda: later)
     assert await conn.fetchval("SELECT color FROM statuses") == "yellow"
     assert (await verify(conn, settings.rules, later)).differences == []
+
+
+async def served_answer_schema(city, method: str, path: str, status: int):  # type: ignore[no-untyped-def]
+    """A validator for the answer ``/openapi.json`` documents for this route and status."""
+    served = await (await city.client.get("/openapi.json")).json()
+    answer = served["paths"][path][method]["responses"][str(status)]["content"]
+    root = {"$ref": answer["application/json"]["schema"]["$ref"], **served}
+    return jsonschema_rs.Draft202012Validator(root, validate_formats=True)
+
+
+async def test_a_change_answers_with_its_job_at_once_and_the_job_counts_its_people(city, conn):
+    """Neither a listing nor a campaign counts its people in the request: the answer names
+    the job, as the served document says, and the job reports (and audits) the count."""
+    refs = [await city.register("310104") for _ in range(3)]
+    await city.send(*(arrival(ago(days=10), {"person_ref": ref}) for ref in refs[:2]))
+    listed = await city.list_area(AREA, "high", ago(days=30).isoformat())
+    assert (listed["affected"], listed["dry_run"]) == (None, False)
+    validator = await served_answer_schema(city, "put", "/v1/risk-areas/{area_code}", 200)
+    assert validator.is_valid(listed)
+    resp = await city.client.post(
+        "/v1/campaigns",
+        json={
+            "districts": ["310104"],
+            "starts_at": ago(days=1).isoformat(),
+            "ends_at": (now() + timedelta(hours=1)).isoformat(),
+        },
+        headers=city.commission,
+    )
+    campaign = await resp.json()
+    assert resp.status == 201, campaign
+    assert campaign["affected"] is None
+    validator = await served_answer_schema(city, "post", "/v1/campaigns", 201)
+    assert validator.is_valid(campaign)
+    # The background worker counts each job's people, then re-evaluates them.
+    counted = {}
+    for job_id in (listed["job_id"], campaign["job_id"]):
+        for _ in range(200):
+            resp = await city.client.get(f"/v1/jobs/{job_id}", headers=city.commission)
+            job = await resp.json()
+            if job["state"] != "running":
+                break
+            await asyncio.sleep(0.05)
+        counted[job["kind"]] = (job["state"], job["total"], job["done"])
+    assert counted == {"listing": ("done", 2, 2), "campaign": ("done", 3, 3)}
+    rows = await conn.fetch(
+        "SELECT actor_role, subject, detail FROM audit_log WHERE action = 'job.counted' "
+        "ORDER BY seq"
+    )
+    reach = {r["detail"]["job_id"]: (r["subject"], r["detail"]["affected"]) for r in rows}
+    assert reach == {
+        listed["job_id"]: (AREA, 2),
+        campaign["job_id"]: (campaign["campaign_id"], 3),
+    }
+    assert {r["actor_role"] for r in rows} == {"system"}

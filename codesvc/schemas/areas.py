@@ -64,7 +64,10 @@ class DistrictChange(ColorChange):
 
 class Preview(Out):
     dry_run: bool
-    affected: int = Field(description="people whose colour this can change")
+    affected: int | None = Field(
+        description="people whose colour this can change, counted by a dry run; null for a "
+        "change made, whose job counts them (GET /v1/jobs/{job_id}: total)"
+    )
     changes: list[ColorChange] = Field(description="colour changes as of now (dry run only)")
     by_district: list[DistrictChange] = Field(
         default_factory=list, description="the same changes per district (dry run only)"

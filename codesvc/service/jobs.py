@@ -1,7 +1,8 @@
 """City-wide changes as jobs (a risk-area listing, a test campaign), worked in chunks.
 
-The change commits at once with its job row; the people it can affect are then
-re-evaluated in chunks of person ids, in id order. Each chunk is one transaction that
+The change commits at once with its job row, reading none of its people; the job counts
+them (and writes the count to the audit log), then re-evaluates them in chunks of person
+ids, in id order. Each chunk is one transaction that
 claims the job's row (``FOR UPDATE SKIP LOCKED``, so two workers never apply the same
 chunk), stores its people's statuses, histories and colour-change notifications, and
 advances the job's cursor. A worker killed mid-chunk loses only that uncommitted chunk
@@ -29,7 +30,7 @@ from datetime import datetime
 import asyncpg
 
 from codesvc.db import UNAVAILABLE
-from codesvc.service import stored_status
+from codesvc.service import audit_log, stored_status
 from codesvc.service.job_processes import Evaluators, Prepared
 from codesvc.settings import Settings
 from codesvc.state.rules import Rules
@@ -50,6 +51,19 @@ POLL = 0.25
 SETTLE_POLL = 0.05
 
 JOB_COLUMNS = "job_id, kind, state, total, done, started_at, finished_at, error"
+
+
+@dataclass(frozen=True, slots=True)
+class _Service:
+    """The service itself as the audit log's actor: it counts a job's people."""
+
+    role: str = "system"
+    sub: str = "jobs"
+
+
+#: The audit entry a job writes when it has counted its people: the change's own entry
+#: (``risk_area.change``, ``campaign.add``) names the job, this one how many it reaches.
+COUNTED = "job.counted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +222,7 @@ async def step(
                 return Step.IDLE
             job_id = job["job_id"]
             if job["total"] is None:
-                return await _count(conn, job)
+                return await _count(conn, job, clock())
         if evaluators is not None:
             return await _work_in_processes(pool, job, rules, clock, chunk, chunks, evaluators)
         return await _work(pool, job, rules, clock, chunk, chunks)
@@ -220,8 +234,9 @@ async def step(
         raise ChunkFailed(job_id) from exc
 
 
-async def _count(conn: asyncpg.Connection, job: asyncpg.Record) -> Step:
-    """Once the transactions of the change's moment have ended, count the job's people."""
+async def _count(conn: asyncpg.Connection, job: asyncpg.Record, now: datetime) -> Step:
+    """Once the transactions of the change's moment have ended, count the job's people
+    and write down, in the same transaction, how many the change reaches."""
     job_id = job["job_id"]
     if job["settle_xids"] is None:
         await settle_point(conn, job_id)
@@ -233,6 +248,11 @@ async def _count(conn: asyncpg.Connection, job: asyncpg.Record) -> Step:
         *_people_args(job, 0, None),
     )
     await conn.execute("UPDATE jobs SET total = $2 WHERE job_id = $1", job_id, total)
+    subject = job["area_code"] if job["kind"] == "listing" else job["campaign_id"]
+    counted = {"job_id": job_id, "kind": job["kind"], "affected": total}
+    await audit_log.append(
+        conn, _Service(), now, [audit_log.Record(COUNTED, None, subject, counted)]
+    )
     log.info("job %s: %d people to re-evaluate", job_id, total, extra={"job_id": job_id})
     return Step.MOVED
 

@@ -1,10 +1,11 @@
 """Risk-area listings and test campaigns: change them, or preview what a change would do.
 
-A change commits at once with a job (`codesvc.service.jobs`) that re-evaluates exactly
-the people it can affect, found by index (arrivals from the area in the changed window;
-people of the campaign's districts with no test in its window), in chunks. Reads
-evaluate afresh, and the door does for anyone a running job has yet to reach, so the
-change is honoured at once however many people it touches.
+A change commits at once with a job (`codesvc.service.jobs`) that counts and then
+re-evaluates exactly the people it can affect, found by index (arrivals from the area in
+the changed window; people of the campaign's districts with no test in its window), in
+chunks. The change itself reads none of them, so it answers at once however many people
+it touches; reads evaluate afresh, and the door does for anyone a running job has yet to
+reach, so the change is honoured from its commit.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ Move = tuple[Color, Color]
 
 @dataclass(frozen=True)
 class Preview:
-    """What a change does: how many people it can affect; for a dry run, who would turn
-    which colour now, in all and per district; for a change made, the job applying it."""
+    """What a change does. A dry run: how many people it can affect, and who would turn
+    which colour now, in all and per district. A change made: the job applying it, which
+    counts the people itself (``affected`` is None)."""
 
-    affected: int
+    affected: int | None
     changes: Counter[Move] = field(default_factory=Counter)
     #: the same per district the people are registered in
     by_district: Counter[tuple[str, Color, Color]] = field(default_factory=Counter)
@@ -122,9 +124,10 @@ async def put_listing(
 ) -> Preview:
     """Add or change the listing of an area starting at ``valid_from`` (or preview it).
 
-    The change commits at once with the job that re-evaluates its people; nothing waits
-    for them, and no writer elsewhere waits for the change. It is audited in its
-    transaction: the area, the window and how many people it reaches (SPEC §9).
+    The change commits at once with the job that counts and re-evaluates its people;
+    nothing waits for them, and no writer elsewhere waits for the change. It is audited
+    in its transaction (the area, the window, the job); the job audits how many people it
+    reaches when it has counted them (SPEC §9).
     """
     async with conn.transaction():
         # Changes of one area take turns, so each job covers the window it changed.
@@ -142,15 +145,6 @@ async def put_listing(
         if dry_run:
             people = await affected_by_listing(conn, listing.area_code, listing.valid_from, end)
             return await preview(conn, people, rules, now, listing)
-        affected = await conn.fetchval(
-            """SELECT count(DISTINCT person_id) FROM events
-               WHERE kind = 'travel.arrival' AND data ->> 'area_code' = $1
-                 AND occurred_at >= $2 AND ($3::timestamptz IS NULL OR occurred_at < $3)
-                 AND person_id IS NOT NULL""",
-            listing.area_code,
-            listing.valid_from,
-            end,
-        )
         await conn.execute(
             """INSERT INTO risk_listings (area_code, valid_from, level, valid_to, changed_by,
                                           changed_at)
@@ -165,20 +159,20 @@ async def put_listing(
             by.sub,
             now,
         )
+        job_id = await jobs.start_listing(
+            conn, listing.area_code, (listing.valid_from, end), by.sub, now
+        )
         window = {
             "level": listing.level,
             "valid_from": format_time(listing.valid_from),
             "valid_to": format_time(listing.valid_to) if listing.valid_to else None,
-            "affected": affected,
+            "job_id": job_id,
         }
         await audit_log.append(
             conn, by, now, [audit_log.Record("risk_area.change", None, listing.area_code, window)]
         )
-        job_id = await jobs.start_listing(
-            conn, listing.area_code, (listing.valid_from, end), by.sub, now
-        )
     await jobs.settle_point(conn, job_id)
-    return Preview(affected, job_id=job_id)
+    return Preview(None, job_id=job_id)
 
 
 async def add_campaign(
@@ -208,19 +202,18 @@ async def add_campaign(
             by.sub,
             now,
         )
-        affected = len(await affected_by_campaign(conn, campaign))
+        job_id = await jobs.start_campaign(conn, campaign.campaign_id, by.sub, now)
         reach = {
             "districts": sorted(districts),
             "starts_at": format_time(starts_at),
             "ends_at": format_time(ends_at),
-            "affected": affected,
+            "job_id": job_id,
         }
         await audit_log.append(
             conn, by, now, [audit_log.Record("campaign.add", None, campaign.campaign_id, reach)]
         )
-        job_id = await jobs.start_campaign(conn, campaign.campaign_id, by.sub, now)
     await jobs.settle_point(conn, job_id)
-    return campaign, Preview(affected, job_id=job_id)
+    return campaign, Preview(None, job_id=job_id)
 
 
 async def all_listings(

@@ -28,7 +28,7 @@ const TEXT = {
     before: "原颜色",
     after: "新颜色",
     people: "人数",
-    applied: (n) => `已生效：${n} 人需要重新计算。`,
+    applied: "已生效，正在清点需要重新计算的人…",
     job: (state, done, total) => `任务 ${state}：${done} / ${total}`,
     job_states: { running: "进行中", done: "已完成", failed: "失败" },
     campaign: "区域检测",
@@ -63,7 +63,7 @@ const TEXT = {
     before: "Before",
     after: "After",
     people: "People",
-    applied: (n) => `In force: ${n} people to re-evaluate.`,
+    applied: "In force; counting the people to re-evaluate…",
     job: (state, done, total) => `Job ${state}: ${done} / ${total}`,
     job_states: { running: "running", done: "done", failed: "failed" },
     campaign: "Test campaigns",
@@ -154,7 +154,7 @@ function previewThenConfirm(form, send, area) {
       return;
     }
     panel.hidden = true;
-    const line = h("p", { class: "result job", role: "status" }, t("applied", answer.data.affected));
+    const line = h("p", { class: "result job", role: "status" }, t("applied"));
     result.replaceChildren(line);
     if (answer.data.job_id) await follow(answer.data.job_id, line);
     else line.dataset.state = "done";
