@@ -1,6 +1,6 @@
 """Events per second through ``POST /v1/events``, beside a raw COPY of the same rows.
 
-    python bench/ingest.py [--rounds 5] [--batches 10] [--concurrency 2]
+    python bench/ingest.py [--rounds 5] [--batches 10] [--concurrency 2] [--sender feeder]
 
 Starts its own PostgreSQL (the embedded one) unless CODESVC_BENCH_DATABASE_URL names a
 server, runs the real service in a separate process, and sends batches of 1000 events:
@@ -9,6 +9,10 @@ then for people already registered (by person_ref). The machine's own limit is a
 COPY of the same rows into a table shaped like ``events``: the ratio says how much of
 it the service keeps while validating, deduplicating, locking each person, replaying
 their colour and writing status and history in the same transaction.
+
+The events come from a laboratory's feed (``--sender feeder``), as a city's test results
+do. ``--sender commission`` sends them as the commission would by hand: each is then a
+manual change with an audit entry per person (SPEC §9), which costs more.
 """
 
 from __future__ import annotations
@@ -103,7 +107,7 @@ async def run(url: str, args: argparse.Namespace) -> None:
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "codesvc", "serve", "--port", str(port), env=env, cwd=home
     )
-    token = AuthKeys.from_settings(settings).sign("commission", "bench", ttl=36000)
+    token = AuthKeys.from_settings(settings).sign(args.sender, "bench-lab", ttl=36000)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     base = f"http://127.0.0.1:{port}"
     try:
@@ -167,7 +171,7 @@ async def run(url: str, args: argparse.Namespace) -> None:
     print()
     print(
         f"medians over {args.rounds} rounds of {args.batches} x {BATCH} events, "
-        f"{args.concurrency} concurrent batches, one server process:"
+        f"{args.concurrency} concurrent batches sent by {args.sender}, one server process:"
     )
     print(f"  raw COPY of the same rows        {copy:9.0f} rows/s   1.000")
     print(f"  POST /v1/events, new people      {fresh:9.0f} ev/s     {fresh / copy:.3f} of COPY")
@@ -194,4 +198,10 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", type=int, default=10, help="batches of 1000 per round")
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument(
+        "--sender",
+        choices=("feeder", "commission"),
+        default="feeder",
+        help="who sends: a laboratory's feed, or the commission by hand (audited)",
+    )
     asyncio.run(main(parser.parse_args()))

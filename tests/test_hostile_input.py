@@ -7,11 +7,16 @@ numbers past a database integer, and input the service once let slip through.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from codesvc.api.inputs import json_document
+from codesvc.api.problems import Problem
 from tests.builders import ago, event, id_number, negative
 from tests.conftest import City
 
@@ -201,3 +206,40 @@ async def test_a_huge_token_gets_a_problem(api):
 async def test_unknown_ids_of_the_right_shape_are_not_found(city):
     resp = await city.client.get(f"/v1/appeals/a_{uuid.uuid4().hex[:12]}", headers=city.commission)
     await refused(resp, 404)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet=st.characters(codec="utf-8")),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text(alphabet=st.characters(codec="utf-8"), max_size=4), inner, max_size=4
+        )
+    ),
+    max_leaves=12,
+)
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, dict):
+        return any("\0" in k or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+@given(_JSON, st.booleans())
+def test_a_body_is_refused_exactly_when_some_text_holds_nul(
+    value: object, ascii_only: bool
+) -> None:
+    """However a client encodes it (escaped or raw UTF-8), NUL anywhere is refused, and
+    nothing else is: the quick look at the bytes agrees with walking the document."""
+    raw = json.dumps(value, ensure_ascii=ascii).encode()
+    if _holds_nul(value):
+        with pytest.raises(Problem) as refused_nul:
+            json_document(raw)
+        assert refused_nul.value.status == 422
+    else:
+        assert json_document(raw) == value
