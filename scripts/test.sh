@@ -30,7 +30,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         echo "scripts/test.sh -m 'not browser and not drill'" >&2
     fi
 fi
-# The console's screenshots (docs/console/) show Chinese: a CJK font makes it render.
+# The screenshots (docs/, with CODESVC_SCREENSHOTS=1) show Chinese: a CJK font renders it.
 if ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "Installing a CJK font for the browser tests (apt-get install fonts-noto-cjk)"

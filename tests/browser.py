@@ -24,11 +24,20 @@ PHONE = {"width": 390, "height": 844}
 #: The narrowest phone the pages are made for.
 NARROW = {"width": 360, "height": 740}
 TABLET = {"width": 800, "height": 1000}
-#: Screenshots that the README shows are also written here when this variable names a folder
-#: (``CODESVC_SCREENSHOTS=docs/screenshots``); every screenshot goes to the test's tmp_path.
+#: Every screenshot goes to the test's tmp_path. The ones the README shows are also written
+#: into ``docs/`` when this variable is set (``CODESVC_SCREENSHOTS=1``), and only then, so a
+#: test run leaves the repository as it found it.
 SCREENSHOTS_ENV = "CODESVC_SCREENSHOTS"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 #: The scanner's ``data-keys``: it has kept at least one key to check codes offline.
 KEPT = re.compile(r"^[1-9]")
+
+
+async def freeze(page) -> None:  # type: ignore[no-untyped-def]
+    """Stop the page's clock where it is (after ``page.clock.install()``): from now on its
+    timers fire only as the test moves time on (``page.clock.run_for``), however slow or
+    busy the machine is."""
+    await page.clock.pause_at(await page.evaluate("Date.now()") / 1000)
 
 
 def require_chromium() -> None:
@@ -44,12 +53,13 @@ class Shots:
         self.count = 0
 
     async def take(self, page, name: str, readme: str | None = None) -> Path:  # type: ignore[no-untyped-def]
-        """Save a screenshot; ``readme`` names the copy the README shows, if one is wanted."""
+        """Save a screenshot; ``readme`` names the copy the README shows, under ``docs/``
+        (``"console/01-queue"``), written only when ``CODESVC_SCREENSHOTS`` is set."""
         self.count += 1
         path = self.directory / f"{self.count:02d}-{name}.png"
         await page.screenshot(path=path, full_page=True)
-        folder = os.environ.get(SCREENSHOTS_ENV)
-        if readme and folder:
-            os.makedirs(folder, exist_ok=True)
-            shutil.copyfile(path, os.path.join(folder, f"{readme}.png"))
+        if readme and os.environ.get(SCREENSHOTS_ENV, "") not in ("", "0"):
+            target = DOCS / f"{readme}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
         return path

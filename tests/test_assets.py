@@ -26,14 +26,22 @@ PAGES = {
     "index.html": HEAD.format('<script type="module" src="/static/index.js"></script>'),
     "citizen.html": HEAD.format('<link rel="stylesheet" href="/static/style.css">'),
     "scanner.html": HEAD.format('<script type="module" src="/static/scan.js"></script>'),
-    "sw.js": 'const VERSION = "__VERSION__"; const PAGES = ["__PAGES__"]; '
-    'const PRECACHE = ["__PRECACHE__"];',
+    "staff.html": HEAD.format('<script type="module" src="/static/desk.js"></script>'),
+    "sw.js": 'const VERSION = "__VERSION__"; const SHELLS = {"__SHELLS__": 0};',
     "style.css": "body { color: black; }" * 20,
     "index.js": 'import { x } from "./lib/common.js";\nexport const y = x;\n',
     "lib/common.js": 'export const x = "' + "a" * 400 + '";\n',
-    "scan.js": 'const decoder = () => import("./lib/big.js");\n',
+    "scan.js": 'import { decoder } from "./cam.js";\n',
+    "cam.js": 'export const decoder = () => import("./lib/big.js");\n',
     "lib/big.js": "export const big = 1;\n",
+    "desk.js": 'const PAGES = [[/a/, () => import("./desk-a.js")]];\n',
+    "desk-a.js": 'import { x } from "./lib/common.js";\n',
 }
+
+
+def shells(bundle: assets.Bundle) -> dict[str, dict]:  # type: ignore[type-arg]
+    worker = bundle.worker.body.decode()
+    return json.loads(re.search(r"SHELLS = (\{.*?\n\});", worker, re.S).group(1))
 
 
 def test_a_changed_module_renames_every_module_that_imports_it(tmp_path):
@@ -51,14 +59,28 @@ def test_a_changed_module_renames_every_module_that_imports_it(tmp_path):
     page = before.pages["/"].body.decode()
     assert f'src="{url["index.js"]}"' in page
     assert f'<link rel="modulepreload" href="{url["lib/common.js"]}">' in page
-    # A dynamic import is rewritten too, but neither preloaded nor installed up front.
+    # A module's dynamic import (the QR decoder behind the camera) is rewritten too, but
+    # neither preloaded nor installed up front.
     scanner = before.pages["/scanner"].body.decode()
     assert url["lib/big.js"] not in scanner
-    worker = before.worker.body.decode()
-    precache = json.loads(re.search(r"PRECACHE = (\[.*?\]);", worker).group(1))
-    assert url["lib/common.js"] in precache
-    assert "/citizen" in precache
-    assert url["lib/big.js"] not in precache
+    public = shells(before)["public"]
+    assert public["eager"] is True
+    assert url["lib/common.js"] in public["files"]
+    assert "/citizen" in public["files"]
+    assert url["lib/big.js"] not in public["files"]
+
+
+def test_the_console_is_a_shell_of_its_own_with_every_page_module(tmp_path):
+    bundle = assets.build(write(tmp_path, PAGES))
+    console = shells(bundle)["console"]
+    # Kept when a console page is first open on a device, not by every citizen's phone.
+    assert console["eager"] is False
+    assert console["pages"] == ["/staff"]
+    # The page modules its router imports, and what they import, are all kept with it.
+    expected = {"/staff", *(bundle.url(n) for n in ("desk.js", "desk-a.js", "lib/common.js"))}
+    assert set(console["files"]) == expected
+    assert bundle.url("desk-a.js") not in shells(bundle)["public"]["files"]
+    assert f'src="{bundle.url("desk.js")}"' in bundle.pages["/staff"].body.decode()
 
 
 def test_compressed_once_and_only_where_it_helps(tmp_path):
@@ -117,3 +139,34 @@ async def test_files_are_sent_compressed_and_cached_for_good(api):
     scanner = await api.client.get("/scanner")
     assert "'wasm-unsafe-eval'" in scanner.headers["Content-Security-Policy"]
     assert "wasm" not in page.headers["Content-Security-Policy"]
+    # Only fingerprinted names are served: a plain one is not a page file.
+    plain = await api.client.get("/static/citizen.js")
+    assert plain.status == 404
+    assert plain.content_type == "application/problem+json"
+
+
+@pytest.mark.parametrize("address", ["/staff", "/staff/appeals/AP-1", "/staff/glance"])
+async def test_the_console_files_are_sent_like_every_other_page(api, address):
+    page = await api.client.get(address, headers={"Accept-Encoding": "gzip"})
+    assert page.status == 200
+    assert page.headers["Cache-Control"] == "no-cache"
+    assert page.headers["Content-Encoding"] == "gzip"
+    html = await page.text()
+    named = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert {n.rsplit(".", 1)[-1] for n in named} == {"js", "css"}
+    router = next(n for n in named if n.endswith(".js"))
+    modules = re.findall(
+        r'"(/static/staff-[a-z]+\.[0-9a-f]{10}\.js)"', await (await api.client.get(router)).text()
+    )
+    assert len(modules) == 8  # queue, appeal, person(s), glance, areas, overrides, audit, venues
+    for name in [*named, *modules]:
+        assert re.fullmatch(r"/static/[a-z-]+\.[0-9a-f]{10}\.(js|css)", name), name
+        resp = await api.client.get(name, headers={"Accept-Encoding": "gzip"})
+        assert resp.status == 200, name
+        assert resp.headers["Cache-Control"] == "public, max-age=31536000, immutable", name
+        assert resp.headers["Content-Encoding"] == "gzip", name
+    # The service worker keeps the console and every page module of it.
+    worker = await (await api.client.get("/sw.js")).text()
+    console = json.loads(re.search(r"SHELLS = (\{.*?\n\});", worker, re.S).group(1))["console"]
+    assert set(modules) <= set(console["files"])
+    assert {*named, "/staff"} <= set(console["files"])

@@ -1,6 +1,7 @@
 """The staff console in a real Chromium against a real server, through the pages only.
 
-The screenshots the README shows are written here, into docs/console/.
+Screenshots go to each test's tmp_path; the README's copies, to ``docs/console/`` with
+``CODESVC_SCREENSHOTS=1`` (``tests/browser.py``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from codesvc import db
 from codesvc.api.app import create_app
+from codesvc.api.pages import BUNDLE
 from codesvc.service import accounts
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys, Principal
+from tests.browser import Shots
 from tests.builders import ago, arrival
 from tests.conftest import Api, City
 from tests.staff import PASSWORD, Member, ShiftedClock, add_account
@@ -31,7 +34,6 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 DESKTOP = {"width": 1280, "height": 900}
 TABLET = {"width": 800, "height": 1100}
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "console"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,7 @@ class Desk:
     clock: ShiftedClock
     settings: Settings
     browser: Browser
+    shots: Shots
     pages: list[Page] = dataclasses.field(default_factory=list)
     errors: list[str] = dataclasses.field(default_factory=list)
 
@@ -71,20 +74,22 @@ class Desk:
 
 
 @pytest.fixture
-async def desk(settings: Settings, keys: AuthKeys, chromium: Browser) -> AsyncIterator[Desk]:
+async def desk(
+    settings: Settings, keys: AuthKeys, chromium: Browser, tmp_path: Path
+) -> AsyncIterator[Desk]:
     clock = ShiftedClock()
     async with TestClient(TestServer(create_app(settings, clock))) as client:
         api = Api(client, keys)
-        found = Desk(api, City(api), clock, settings, chromium)
+        found = Desk(api, City(api), clock, settings, chromium, Shots(tmp_path))
         yield found
         for page in found.pages:
             await page.context.close()
         assert found.errors == []
 
 
-async def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+async def shot(desk: Desk, page: Page, name: str) -> None:
+    """A screenshot the README shows, as ``docs/console/{name}.png``."""
+    await desk.shots.take(page, name, readme=f"console/{name}")
 
 
 async def sign_in(page: Page, desk: Desk, who: Member, path: str = "/staff", otp: str = "") -> None:
@@ -151,7 +156,7 @@ async def test_an_officer_corrects_an_appeal_after_previewing_it(desk):
     await expect(first).to_contain_text("剩 23 小时")
     await expect(first).to_contain_text("行程记录有误")
     await expect(page.locator("#queue-figures")).to_contain_text("未办结 2 件")
-    await shot(page, "01-queue")
+    await shot(desk, page, "01-queue")
     await first.get_by_role("button", name=f"认领申诉 {appeal}").click()
     await expect(first).to_contain_text("已认领")
     await expect(first.locator(".claimed")).to_contain_text("huangpu-wang")
@@ -182,7 +187,7 @@ async def test_an_officer_corrects_an_appeal_after_previewing_it(desk):
     await expect(preview.locator("#preview-color")).to_have_attribute("data-color", "green")
     await expect(preview).to_contain_text("绿码")
     await expect(preview.locator("#preview-history")).to_contain_text(f"申诉 {appeal}")
-    await shot(page, "02-preview")
+    await shot(desk, page, "02-preview")
     # Nothing was written by the preview.
     status = await desk.api.client.get(
         f"/v1/persons/{ref}/status", headers=desk.api.auth("commission", "c")
@@ -193,7 +198,7 @@ async def test_an_officer_corrects_an_appeal_after_previewing_it(desk):
     await expect(page.locator("#appeal-status")).to_have_attribute("data-status", "corrected")
     await expect(page.locator("#person-color")).to_have_attribute("data-color", "green")
     await expect(page.locator("#events li.voided")).to_contain_text(f"appeal {appeal}")
-    await shot(page, "03-corrected")
+    await shot(desk, page, "03-corrected")
 
     await citizen.goto(desk.url("/citizen"))
     await expect(citizen.locator("#status")).to_have_attribute("data-color", "green")
@@ -222,7 +227,7 @@ async def test_two_officers_claim_at_once_and_the_loser_is_told_who_has_it(desk)
     winner = "huangpu-wang" if "已认领" in texts[0] and "已由" not in texts[0] else "huangpu-li"
     assert winner in losers[0]
     loser_page = second if winner == "huangpu-wang" else first
-    await shot(loser_page, "04-claim-race-tablet")
+    await shot(desk, loser_page, "04-claim-race-tablet")
 
 
 async def test_an_officer_of_another_district_gets_a_not_found_page(desk):
@@ -234,6 +239,37 @@ async def test_an_officer_of_another_district_gets_a_not_found_page(desk):
     await expect(page.locator("#not-found")).to_be_visible()
     await expect(page.locator("#not-found")).to_contain_text("找不到这个申诉")
     await expect(page.locator("#description")).to_have_count(0)
+
+
+async def test_the_console_is_kept_on_the_device_once_it_has_been_open(desk):
+    officer = await add_account(desk.settings, "huangpu-zhou", district="310101", name="周敏")
+    page = await desk.page()
+    await sign_in(page, desk, officer)
+    await expect(page.locator("#queue-figures")).to_contain_text("未办结 0 件")
+    # Once the page is up, the service worker takes the console in: every page module of it,
+    # the appeal page's included, though no appeal has been opened on this device.
+    await page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20_000)
+    kept = await page.evaluate(
+        """async () => {
+            const kept = [];
+            for (const name of await caches.keys()) {
+                for (const r of await (await caches.open(name)).keys()) kept.push(r.url);
+            }
+            return kept.map((url) => new URL(url).pathname);
+        }"""
+    )
+    assert {"/staff", BUNDLE.url("staff-appeal.js"), BUNDLE.url("staff.css")} <= set(kept)
+
+    # With the network gone, a console page still opens from the device and says why it can
+    # show nothing, rather than the browser's own error page.
+    await page.context.set_offline(True)
+    opened = await page.goto(desk.url("/staff/glance"))
+    assert opened is not None
+    assert opened.from_service_worker
+    await expect(page.locator("#notice")).to_contain_text("无法连接服务")
+    await page.context.set_offline(False)
+    await page.reload()
+    await expect(page.locator("#now-counts")).to_contain_text("黄浦区")
 
 
 async def test_sign_in_refusals_sign_out_and_ended_sessions_as_a_person_sees_them(desk):
@@ -253,7 +289,7 @@ async def test_sign_in_refusals_sign_out_and_ended_sessions_as_a_person_sees_the
     await page.click("#sign-in button[type=submit]")
     await expect(message).to_have_attribute("data-status", "429")
     await expect(message).to_contain_text("15")
-    await shot(page, "05-locked-out")
+    await shot(desk, page, "05-locked-out")
 
     # A commission member without the one-time code is asked for it.
     await page.fill("#sign-in-sub", member.sub)
@@ -280,7 +316,7 @@ async def test_sign_in_refusals_sign_out_and_ended_sessions_as_a_person_sees_the
     desk.clock.offset = timedelta(minutes=16 + 31)
     await other.click("#refresh")
     await expect(other.locator("#sign-in-message")).to_contain_text("30 分钟")
-    await shot(other, "06-session-ended")
+    await shot(desk, other, "06-session-ended")
 
     # An account disabled while its session is open: the next request ends it.
     await sign_in(other, desk, officer)
@@ -318,7 +354,7 @@ async def test_two_commission_members_propose_and_approve_and_the_proposer_canno
         [override, csrf],
     )
     assert refused == 403
-    await shot(proposer, "07-override-proposed")
+    await shot(desk, proposer, "07-override-proposed")
 
     await sign_in(approver, desk, zhao, "/staff/overrides", otp=zhao.otp(desk.clock()))
     pending = approver.locator(f"#pending tr[data-override='{override}']")
@@ -350,7 +386,7 @@ async def test_the_commission_lists_an_area_after_a_preview_by_district(desk):
     await expect(preview).to_contain_text("可能受影响 2 人")
     await expect(preview.locator("tr[data-district='310101'][data-after=red]")).to_contain_text("1")
     await expect(preview.locator("tr[data-district='310115'][data-after=red]")).to_contain_text("1")
-    await shot(page, "08-area-preview")
+    await shot(desk, page, "08-area-preview")
     assert (await desk.city.status(huangpu))["color"] != "red"  # nothing written yet
     await preview.get_by_role("button", name="确认").click()
     await expect(page.locator("#add-listing .job")).to_contain_text("已完成：2 / 2")
@@ -370,7 +406,7 @@ async def test_the_commission_looks_up_a_person_their_audit_and_the_city_at_a_gl
     await expect(page.locator("#color")).to_have_attribute("data-color", "yellow")
     await expect(page.locator("#events li")).to_contain_text("到达")
     await expect(page.locator("#appeals li")).to_have_count(1)
-    await shot(page, "09-person-tablet")
+    await shot(desk, page, "09-person-tablet")
 
     await page.goto(desk.url(f"/staff/audit?person_ref={ref}"))
     await expect(page.locator("#chain-state")).to_have_attribute("data-intact", "true")
@@ -390,7 +426,7 @@ async def test_the_commission_looks_up_a_person_their_audit_and_the_city_at_a_gl
     await expect(page.locator("#now-counts")).to_contain_text("全市")
     await page.wait_for_function("() => document.querySelector('#chart').naturalWidth > 100")
     await expect(page.locator("#appeal-figures")).to_contain_text("黄浦区")
-    await shot(page, "10-glance")
+    await shot(desk, page, "10-glance")
 
     # Keyboard only: the skip link, then the navigation, reach the queue.
     await page.goto(desk.url("/staff"))
@@ -399,4 +435,4 @@ async def test_the_commission_looks_up_a_person_their_audit_and_the_city_at_a_gl
     await expect(page.locator(".skip")).to_be_focused()
     await page.click("[data-lang-toggle]")
     await expect(page.locator("h1")).to_contain_text("Appeals queue")
-    await shot(page, "11-queue-en")
+    await shot(desk, page, "11-queue-en")

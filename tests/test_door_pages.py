@@ -1,8 +1,8 @@
 """The scanner at the door in a real Chromium: enrolment, the camera, offline checks and the
 queue that reaches the service when it is back.
 
-Screenshots of the scanner's states go to each test's tmp_path, and to the README's folder
-with ``CODESVC_SCREENSHOTS=docs/screenshots``. The camera test prints the time from a code
+Screenshots of the scanner's states go to each test's tmp_path, and the README's copies to
+``docs/screenshots/`` with ``CODESVC_SCREENSHOTS=1``. The camera test prints the time from a code
 appearing to the camera to its colour on screen (``-s`` shows it).
 """
 
@@ -111,7 +111,9 @@ async def test_a_door_decides_offline_and_the_scans_reach_the_service_when_it_is
             await expect(screen).to_have_attribute("data-color", "green")
             await expect(screen).to_have_attribute("data-state", "colour")
             await expect(page.locator("#display .name")).to_have_text("J*** S***")
-            await shots.take(page, "scanner-online-green", readme="scanner-online-green")
+            await shots.take(
+                page, "scanner-online-green", readme="screenshots/scanner-online-green"
+            )
             codes = [await code_of(api, ref), await code_of(api, other)]
             header, claims, signature = codes[0].split(".")
             flipped = "A" if signature[10] != "A" else "B"
@@ -126,7 +128,7 @@ async def test_a_door_decides_offline_and_the_scans_reach_the_service_when_it_is
         )
         await expect(page.locator("#display .detail")).to_contain_text("离线核验")
         await expect(page.locator("#queue")).to_contain_text("1")
-        await shots.take(page, "scanner-offline-green", readme="scanner-offline-green")
+        await shots.take(page, "scanner-offline-green", readme="screenshots/scanner-offline-green")
         await scan(page, codes[1])
         await expect(page.locator("#queue")).to_contain_text("2")
         # A forged code is refused, never a colour; it is not queued.
@@ -134,14 +136,14 @@ async def test_a_door_decides_offline_and_the_scans_reach_the_service_when_it_is
         await expect(screen).to_have_attribute("data-state", "refused")
         await expect(screen).not_to_have_attribute("data-color", "green")
         await expect(page.locator("#display .detail")).to_contain_text("altered")
-        await shots.take(page, "scanner-forged", readme="scanner-forged")
+        await shots.take(page, "scanner-forged", readme="screenshots/scanner-forged")
         # An id card cannot be checked offline: check by hand.
         await scan(page, number)
         await expect(screen).to_have_attribute("data-state", "down")
         await expect(page.locator("#display .headline .en")).to_have_text(
             "cannot reach the service — check by hand"
         )
-        await shots.take(page, "scanner-check-by-hand", readme="scanner-check-by-hand")
+        await shots.take(page, "scanner-check-by-hand", readme="screenshots/scanner-check-by-hand")
         assert await page.locator("#door").get_attribute("data-queued") == "2"
         # A reload while offline keeps the queue (IndexedDB) and the page (the worker).
         await page.reload()
@@ -187,7 +189,9 @@ async def test_the_camera_reads_a_real_code_and_shows_the_colour(settings, keys,
                     ["camera-first-frame", "decoder-ready", "code-decoded", "colour-shown"]
                     .map((n) => [n, performance.getEntriesByName(n)[0].startTime]))"""
             )
-            await shots.take(page, "scanner-camera-green", readme="scanner-camera-green")
+            await shots.take(
+                page, "scanner-camera-green", readme="screenshots/scanner-camera-green"
+            )
     first = times["camera-first-frame"]
     print(
         f"\ncamera to colour ({decoder} decoder), the code in view from the first frame: "

@@ -16,6 +16,7 @@ import pytest
 from jwt.utils import base64url_decode, base64url_encode
 from playwright.async_api import Page, async_playwright
 
+from codesvc.api.pages import BUNDLE
 from codesvc.codes import CodeRejected, verify_offline
 from codesvc.codes.ring import KeyRing, new_signing_key
 from codesvc.codes.sealing import CodeSecrets
@@ -91,8 +92,8 @@ async def page(api) -> AsyncIterator[Page]:  # type: ignore[no-untyped-def]
 async def test_the_page_and_python_judge_every_code_alike(page):
     cases, jwks = codes()
     browser_verdicts = await page.evaluate(
-        """async ([cases, jwks, now]) => {
-            const { verifyOffline, CodeRejected } = await import("/static/offline-check.js");
+        """async ([cases, jwks, now, module]) => {
+            const { verifyOffline, CodeRejected } = await import(module);
             const out = {};
             for (const [name, code] of Object.entries(cases)) {
                 try {
@@ -105,7 +106,7 @@ async def test_the_page_and_python_judge_every_code_alike(page):
             }
             return out;
         }""",
-        [cases, jwks, NOW.timestamp() * 1000],
+        [cases, jwks, NOW.timestamp() * 1000, BUNDLE.url("offline-check.js")],
     )
     python_verdicts = {name: python_verdict(code, jwks) for name, code in cases.items()}
     assert browser_verdicts == python_verdicts

@@ -18,9 +18,19 @@ from playwright.async_api import BrowserContext, Page, Route, async_playwright, 
 from yarl import URL
 
 from codesvc.api.app import create_app
+from codesvc.api.pages import BUNDLE
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, KEPT, PHONE, TABLET, Shots, require_chromium
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    KEPT,
+    PHONE,
+    TABLET,
+    Shots,
+    freeze,
+    require_chromium,
+)
 from tests.builders import ago, arrival, id_number, negative
 from tests.conftest import Api, City
 from tests.netproxy import DatabaseLink
@@ -98,7 +108,7 @@ async def test_pages_allow_talking_to_this_service_only(api):
     assert "default-src 'none'" in policy
     again = await api.client.get("/citizen", headers={"If-None-Match": resp.headers["ETag"]})
     assert again.status == 304
-    script = await api.client.get("/static/scanner.js")
+    script = await api.client.get(BUNDLE.url("scanner.js"))
     assert script.content_type == "text/javascript"
     # Only the page files are served: nothing else of the package, however it is named.
     for name in ("..%2Fpages.py", "%2E%2E%2F__init__.py", "pages.py"):
@@ -371,23 +381,44 @@ async def test_scanner_says_check_by_hand_for_an_id_card_when_the_service_is_gon
 async def test_scanner_treats_an_answer_slower_than_three_seconds_as_none(door, page):
     ref, _ = await register(door.city, "李四")
     code = await code_of(door.api, ref)
+    await page.clock.install()
     await open_scanner(page, door.api)
+    # The door's screen, each state it shows, in order.
+    await page.evaluate(
+        """() => {
+            const door = document.querySelector("#door");
+            window.seen = [];
+            new MutationObserver(() => {
+                if (window.seen.at(-1) !== door.dataset.state) window.seen.push(door.dataset.state);
+            }).observe(door, { attributes: true, attributeFilter: ["data-state"] });
+        }"""
+    )
+    stalled: list[Route] = []
+    asked = asyncio.Event()
 
     async def stall(route: Route) -> None:
-        await asyncio.sleep(6)
-        with contextlib.suppress(Exception):  # the page gave up on it long ago
-            await route.abort()
+        stalled.append(route)  # never answered: the service has gone quiet
+        asked.set()
 
     await page.route("**/v1/scans", stall)
+    # The page's time stands still unless the test moves it: no real waiting, no race.
+    await freeze(page)
     screen = page.locator("#door")
     await scan(page, code)
     await expect(screen).to_have_attribute("data-state", "checking")
-    await asyncio.sleep(2)
+    await asyncio.wait_for(asked.wait(), timeout=10)
+    # Two seconds without an answer: the door is still waiting for it.
+    await page.clock.run_for(2000)
     await expect(screen).to_have_attribute("data-state", "checking")
-    # No answer: the code is checked on the device instead, and says so.
-    await expect(screen).to_have_attribute("data-state", "offline", timeout=2500)
+    # Past three: no answer counts as none, and the code is checked on the device instead.
+    await page.clock.run_for(1500)
+    await expect(screen).to_have_attribute("data-state", "offline")
     await expect(page.locator("#display .detail")).to_contain_text("checked offline")
+    assert await page.evaluate("window.seen") == ["checking", "offline"]
     await page.unroute("**/v1/scans")
+    for route in stalled:
+        with contextlib.suppress(Exception):  # the page gave up on it
+            await route.abort()
 
 
 async def test_scanner_waits_as_told_while_the_database_is_down(

@@ -11,7 +11,9 @@ level. Everything compressible is gzipped once, here, not per request.
 
 Also built here: ``areas.js``, the district and area names from ``codesvc.state.areas``
 (one table for Python and the pages), and the service worker that keeps the pages'
-shells on the phone (``/sw.js``).
+shells on the device (``/sw.js``). The worker knows two shells: the public pages (index,
+citizen, scanner), fetched when it installs, and the staff console, fetched the first time
+a console page is open on the device, so that no citizen's phone downloads the console.
 """
 
 from __future__ import annotations
@@ -50,7 +52,17 @@ REVALIDATE = "no-cache"
 #: WebAssembly) are kept the first time a page that needs them loads them.
 PRECACHE_MAX = 200_000
 #: The pages, by address, and their files under ``static/``.
-PAGES = {"/": "index.html", "/citizen": "citizen.html", "/scanner": "scanner.html"}
+PAGES = {
+    "/": "index.html",
+    "/citizen": "citizen.html",
+    "/scanner": "scanner.html",
+    "/staff": "staff.html",
+}
+#: The shells the service worker keeps: their pages, and whether it fetches them when it
+#: installs (the public pages) or when one of their pages is first open (the console).
+SHELLS = {"public": (("/", "/citizen", "/scanner"), True), "console": (("/staff",), False)}
+#: Every console address is the one shell at ``/staff``, whose script loads the page's module.
+CONSOLE = "/staff"
 #: The service worker's template; served at /sw.js (its scope is the whole site).
 WORKER = "sw.js"
 
@@ -62,6 +74,8 @@ _STATIC_IMPORT = re.compile(
     r"""(?:^|[;}\s])(?:import|export)\b[^"'();]*?\bfrom\s*(["'])(\.{1,2}/[^"']+)\1"""
     r"""|(?:^|[;}\s])import\s*(["'])(\.{1,2}/[^"']+)\3""",
 )
+# A script loaded when the code runs: import("./x.js"), in a call or a table of them.
+_DYNAMIC_IMPORT = re.compile(r"""\bimport\(\s*["'](\.{1,2}/[^"']+\.js)["']\s*\)""")
 _HTML_REF = re.compile(r"""(\b(?:href|src)=")/static/([^"]+)(")""")
 
 
@@ -77,6 +91,8 @@ class Asset:
     etag: str
     cache_control: str
     imports: tuple[str, ...] = field(default=())
+    #: Scripts it imports when it runs (``import("./x.js")``), e.g. the console's pages.
+    loads: tuple[str, ...] = field(default=())
 
     def body_for(self, accept_encoding: str) -> tuple[bytes, str | None]:
         """The body to send and its Content-Encoding for a request's ``Accept-Encoding``."""
@@ -93,6 +109,10 @@ class Bundle:
     pages: Mapping[str, Asset]
     worker: Asset
     version: str
+
+    def url(self, name: str) -> str:
+        """The address a file of ``static/`` is served at, by its name there."""
+        return next(a.url for a in self.files.values() if a.name == name)
 
 
 def accepts_gzip(header: str) -> bool:
@@ -140,16 +160,27 @@ def build(source: Path = SOURCE) -> Bundle:
     version = hashlib.sha256(
         "".join(sorted(a.etag for a in (*files.values(), *built_pages.values()))).encode()
     ).hexdigest()[:16]
-    precache = sorted(
-        {
-            files[n].url
-            for body in pages.values()
-            for n in _closure(_page_names(body), files)
-            if len(files[n].body) <= PRECACHE_MAX
+    shells = {
+        name: {
+            "pages": list(addresses),
+            "files": [*addresses, *_shell_files([pages[a] for a in addresses], files)],
+            "eager": eager,
         }
-    )
-    worker = _worker(worker_template, version, list(PAGES), [*PAGES, *precache])
+        for name, (addresses, eager) in SHELLS.items()
+    }
+    worker = _worker(worker_template, version, shells)
     return Bundle(served, built_pages, worker, version)
+
+
+def _shell_files(pages: Iterable[bytes], files: Mapping[str, Asset]) -> list[str]:
+    """What a shell's pages load at start: their files, what those import, and the modules
+    their own scripts load when they run (the console's pages); not what is loaded later
+    on demand (the QR decoder), nor anything over ``PRECACHE_MAX``."""
+    named = [n for body in pages for n in _page_names(body)]
+    started = [*named, *(m for n in named for m in files[n].loads)]
+    return sorted(
+        {files[n].url for n in _closure(started, files) if len(files[n].body) <= PRECACHE_MAX}
+    )
 
 
 def _references(name: str, body: bytes) -> list[str]:
@@ -188,32 +219,40 @@ def _dependency_order(raw: Mapping[str, bytes]) -> list[str]:
 
 def _rewrite_script(
     name: str, body: bytes, done: Mapping[str, Asset]
-) -> tuple[bytes, tuple[str, ...]]:
+) -> tuple[bytes, tuple[str, ...], tuple[str, ...]]:
     if not name.endswith(".js"):
-        return body, ()
+        return body, (), ()
     base = posixpath.dirname(name)
     text = body.decode()
     imports = [
         posixpath.normpath(posixpath.join(base, m.group(2) or m.group(4)))
         for m in _STATIC_IMPORT.finditer(text)
     ]
+    loads = [
+        posixpath.normpath(posixpath.join(base, m.group(1))) for m in _DYNAMIC_IMPORT.finditer(text)
+    ]
 
     def fingerprint(match: re.Match[str]) -> str:
         target = posixpath.normpath(posixpath.join(base, match.group(2)))
         return f"{match.group(1)}{done[target].url}{match.group(1)}"
 
-    return _RELATIVE.sub(fingerprint, text).encode(), tuple(imports)
+    return _RELATIVE.sub(fingerprint, text).encode(), tuple(imports), tuple(loads)
 
 
-def _fingerprinted(name: str, rewritten: tuple[bytes, tuple[str, ...]]) -> Asset:
-    body, imports = rewritten
+def _fingerprinted(name: str, rewritten: tuple[bytes, tuple[str, ...], tuple[str, ...]]) -> Asset:
+    body, imports, loads = rewritten
     digest = hashlib.sha256(body).hexdigest()
     stem, suffix = posixpath.splitext(posixpath.basename(name))
-    return _asset(name, f"/static/{stem}.{digest[:10]}{suffix}", body, IMMUTABLE, imports)
+    return _asset(name, f"/static/{stem}.{digest[:10]}{suffix}", body, IMMUTABLE, imports, loads)
 
 
 def _asset(
-    name: str, url: str, body: bytes, cache_control: str, imports: Iterable[str] = ()
+    name: str,
+    url: str,
+    body: bytes,
+    cache_control: str,
+    imports: Iterable[str] = (),
+    loads: Iterable[str] = (),
 ) -> Asset:
     suffix = posixpath.splitext(name)[1]
     gzipped = None
@@ -223,7 +262,15 @@ def _asset(
             gzipped = packed
     etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
     return Asset(
-        name, url, body, gzipped, CONTENT_TYPES[suffix], etag, cache_control, tuple(imports)
+        name,
+        url,
+        body,
+        gzipped,
+        CONTENT_TYPES[suffix],
+        etag,
+        cache_control,
+        tuple(imports),
+        tuple(loads),
     )
 
 
@@ -261,11 +308,11 @@ def _page(address: str, body: bytes, files: Mapping[str, Asset]) -> Asset:
     return _asset(PAGES[address], address, text.encode(), REVALIDATE)
 
 
-def _worker(template: bytes, version: str, pages: list[str], precache: list[str]) -> Asset:
+def _worker(template: bytes, version: str, shells: Mapping[str, object]) -> Asset:
     text = (
         template.decode()
         .replace('"__VERSION__"', json.dumps(version))
-        .replace('["__PAGES__"]', json.dumps(pages))
-        .replace('["__PRECACHE__"]', json.dumps(precache))
+        .replace('"__CONSOLE__"', json.dumps(CONSOLE))
+        .replace('{"__SHELLS__": 0}', json.dumps(shells, indent=1))
     )
     return _asset(WORKER, "/sw.js", text.encode(), REVALIDATE)

@@ -1,17 +1,19 @@
 """The staff console at ``/staff``: one small page per task, over the JSON API.
 
 Every console path serves one HTML shell whose script loads the ES module of the page
-the path names (no build step), under the same Content Security Policy as the other
-pages. The pages hold no data: they sign in with the session cookie and read everything
-through ``/v1``, where each request is authorised exactly as a bearer token with the
-same claims would be.
+the path names (no build step), prepared like the other pages (``assets``: fingerprinted,
+gzipped files, kept by the service worker) and under the same Content Security Policy.
+The pages hold no data: they sign in with the session cookie and read everything through
+``/v1``, where each request is authorised exactly as a bearer token with the same claims
+would be.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from codesvc.api.pages import _PLAIN, _serve
+from codesvc.api import assets
+from codesvc.api.pages import BUNDLE, serve
 from codesvc.api.routing import Handler, Routes
 
 routes = Routes("pages")
@@ -32,8 +34,7 @@ PAGES = (
 
 def _page(name: str) -> Handler:
     async def page(request: web.Request) -> web.Response:
-        # By plain name, revalidated each time; its scripts are loaded by plain name too.
-        return _serve(request, _PLAIN.get("staff.html"))
+        return serve(request, BUNDLE.pages[assets.CONSOLE])
 
     page.__name__ = f"console_{name}"
     return page

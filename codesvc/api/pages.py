@@ -1,4 +1,4 @@
-"""The pages people touch: a citizen's code and a venue's scanner, plain files over the JSON API.
+"""The pages people touch: a citizen's code, a venue's scanner, the staff console, over the API.
 
 Everything is served by the service itself (no CDN, no build step), under a Content
 Security Policy that lets a page talk to this service only: a token given to a page can go
@@ -49,21 +49,13 @@ HEADERS = {
 }
 
 BUNDLE = assets.build()
-#: Also by plain name (``/static/common.js``), revalidated each time, for hand-typed links.
-_PLAIN = {
-    name: assets.Asset(
-        a.name, f"/static/{name}", a.body, a.gzipped, a.content_type, a.etag, assets.REVALIDATE
-    )
-    for a in BUNDLE.files.values()
-    if "/" not in (name := a.name)
-}
 
 
 class StaticPath(In):
     name: str = Field(description="a file name, e.g. common.3f2a9c1b7d.js")
 
 
-def _serve(request: web.Request, asset: assets.Asset | None, policy: str = POLICY) -> web.Response:
+def serve(request: web.Request, asset: assets.Asset | None, policy: str = POLICY) -> web.Response:
     if asset is None:
         name = request.match_info.get("name", request.path)
         raise Problem(404, f"There is no page file {name!r}; start from / for the list of pages.")
@@ -91,7 +83,7 @@ def _serve(request: web.Request, asset: assets.Asset | None, policy: str = POLIC
     content_type="text/html",
 )
 async def index(request: web.Request) -> web.Response:
-    return _serve(request, BUNDLE.pages["/"])
+    return serve(request, BUNDLE.pages["/"])
 
 
 @routes.route(
@@ -102,7 +94,7 @@ async def index(request: web.Request) -> web.Response:
     content_type="text/html",
 )
 async def citizen(request: web.Request) -> web.Response:
-    return _serve(request, BUNDLE.pages["/citizen"])
+    return serve(request, BUNDLE.pages["/citizen"])
 
 
 @routes.route(
@@ -113,7 +105,7 @@ async def citizen(request: web.Request) -> web.Response:
     content_type="text/html",
 )
 async def scanner(request: web.Request) -> web.Response:
-    return _serve(request, BUNDLE.pages["/scanner"], SCANNER_POLICY)
+    return serve(request, BUNDLE.pages["/scanner"], SCANNER_POLICY)
 
 
 @routes.route(
@@ -124,17 +116,17 @@ async def scanner(request: web.Request) -> web.Response:
     content_type="text/javascript",
 )
 async def service_worker(request: web.Request) -> web.Response:
-    return _serve(request, BUNDLE.worker, WORKER_POLICY)
+    return serve(request, BUNDLE.worker, WORKER_POLICY)
 
 
 @routes.route(
     "GET",
     "/static/{name}",
-    summary="The pages' scripts, stylesheet and QR decoder; fingerprinted names are immutable",
+    summary="The pages' scripts, stylesheets and QR decoder, by fingerprinted (immutable) name",
     roles=None,
     path_params=StaticPath,
     errors=(404,),
     content_type=sorted({t.split(";")[0] for t in assets.CONTENT_TYPES.values()} - {"text/html"}),
 )
 async def static(request: web.Request, path: StaticPath) -> web.Response:
-    return _serve(request, BUNDLE.files.get(path.name) or _PLAIN.get(path.name))
+    return serve(request, BUNDLE.files.get(path.name))

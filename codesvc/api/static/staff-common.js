@@ -12,6 +12,7 @@ import {
   colorChip,
   currentLang,
   formatTime,
+  keepShell,
 } from "./common.js";
 
 export { COLORS, DISTRICTS, colorChip };
@@ -416,6 +417,8 @@ export async function start(definition) {
   } else {
     signIn(answer.problem && answer.problem.session_ended ? answer.detail : null);
   }
+  // The console's files are kept on this device from now on (after the page is up).
+  keepShell();
 }
 
 // "Not found" as a page: the service says so, and the officer has a way back.
