@@ -248,7 +248,7 @@ async def reevaluate(
 _WRITE_SQL = f"""
 WITH status AS (
     UPDATE statuses AS s SET color = u.color, since = u.since,
-           next_change_at = u.next_change_at, version = s.version + 1, updated_at = $5
+           next_change_at = u.next_change_at, updated_at = $5
     FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[])
         AS u(person_id, color, since, next_change_at)
     WHERE s.person_id = u.person_id

@@ -76,25 +76,9 @@ async def queue(
                 "leave out district or give yours."
             )
         district = actor.district
-    overdue_sql = "(a.status = ANY($4::text[]) AND a.due_at < $5)"
-    # Among open appeals the overdue ones are exactly those due earliest, so "overdue
-    # first, then by due time" is "by due time", which the district's queue index serves.
-    order = "" if query.states <= OPEN else f"{overdue_sql} DESC, "
-    by_district = "a.district = $1" if district is not None else "$1::text IS NULL"
+    sql, args = queue_statement(query, district, now)
     async with conn.transaction():
-        rows = await conn.fetch(
-            f"""SELECT {APPEAL_COLUMNS} FROM appeals a JOIN persons p USING (person_id)
-                WHERE {by_district} AND a.status = ANY($2::text[])
-                  AND ($3::boolean IS NULL OR {overdue_sql} = $3)
-                ORDER BY {order}a.due_at, a.filed_at, a.appeal_id
-                LIMIT $6""",
-            district,
-            sorted(s.value for s in query.states),
-            query.overdue,
-            OPEN_VALUES,
-            now,
-            min(query.limit, QUEUE_MAX),
-        )
+        rows = await conn.fetch(sql, *args)
         appeals = appeal_rules.queue_order([appeal_from_row(r) for r in rows], now)
         await audit_log.append(
             conn,
@@ -103,6 +87,45 @@ async def queue(
             [audit_record("appeal.list", a, {"status": a.state.value}) for a in appeals],
         )
     return appeals
+
+
+#: The open states as SQL literals. Written into the statement's text, they let PostgreSQL
+#: see that the partial queue indexes apply even to a plan it keeps for any arguments.
+_OPEN_SQL = ", ".join(f"'{value}'" for value in OPEN_VALUES)
+
+
+def queue_statement(
+    query: QueueQuery, district: str | None, now: datetime
+) -> tuple[str, list[object]]:
+    """The queue's SQL and its arguments: filters written only when asked for, so that
+    the queue of open appeals is read from its index in order, a page at a time."""
+    args: list[object] = [sorted(s.value for s in query.states), min(query.limit, QUEUE_MAX)]
+
+    def arg(value: object) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    where = ["a.status = ANY($1::text[])"]
+    if district is not None:
+        where.append(f"a.district = {arg(district)}")
+    order = ""
+    if query.states <= OPEN:
+        # Among open appeals the overdue ones are exactly those due earliest, so "overdue
+        # first, then by due time" is "by due time", the order the queue indexes hold.
+        where.append(f"a.status IN ({_OPEN_SQL})")
+        if query.overdue is not None:
+            where.append(f"a.due_at {'<' if query.overdue else '>='} {arg(now)}")
+    elif query.states & OPEN or query.overdue is not None:
+        overdue = f"(a.status IN ({_OPEN_SQL}) AND a.due_at < {arg(now)})"
+        if query.overdue is not None:
+            where.append(f"{overdue} = {arg(query.overdue)}")
+        if query.states & OPEN:
+            order = f"{overdue} DESC, "
+    sql = f"""SELECT {APPEAL_COLUMNS} FROM appeals a JOIN persons p USING (person_id)
+              WHERE {" AND ".join(where)}
+              ORDER BY {order}a.due_at, a.filed_at, a.appeal_id
+              LIMIT $2"""
+    return sql, args
 
 
 async def dossiers(conn: asyncpg.Connection, appeals: Sequence[Appeal]) -> list[Dossier]:
