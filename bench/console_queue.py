@@ -36,6 +36,7 @@ from codesvc import db  # noqa: E402
 from codesvc.api.app import create_app  # noqa: E402
 from codesvc.api.secrets import totp_seal  # noqa: E402
 from codesvc.service import accounts  # noqa: E402
+from codesvc.service.appeals.reading import QueueQuery, queue_statement  # noqa: E402
 from codesvc.settings import Settings  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -144,18 +145,13 @@ async def run(url: str, appeals: int, rounds: int) -> None:
                     bare_calls.append(time.perf_counter() - started)
             await browser.close()
         raw: list[float] = []
+        # The very statement the service sends for the officer's first page.
+        sql, args = queue_statement(QueueQuery(limit=SHOWN), "310101", datetime.now(UTC))
         conn = await asyncpg.connect(url)
         try:
             for _ in range(rounds * 3):
                 started = time.perf_counter()
-                await conn.fetch(
-                    """SELECT a.*, p.person_ref FROM appeals a JOIN persons p USING (person_id)
-                       WHERE a.district = '310101' AND a.status = ANY($1::text[])
-                       ORDER BY a.due_at, a.filed_at, a.appeal_id
-                       LIMIT $2""",
-                    ["escalated", "in_review", "submitted"],
-                    SHOWN,
-                )
+                await conn.fetch(sql, *args)
                 raw.append(time.perf_counter() - started)
         finally:
             await conn.close()
