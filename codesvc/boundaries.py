@@ -8,14 +8,17 @@ up what they need (where the person is registered, the named case) and asks them
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
+
+from codesvc.messages import Text, t
 
 #: Kinds a sender with a district claim may send only for people registered there.
 #: Arrivals are not among them: a district reports whoever it finds on its territory.
 DISTRICT_BOUND = frozenset({"test.result", "contact.designated", "case.discharged", "correction"})
 
 #: The reasons given, word for word, in an event's ``error``.
-NOT_YOUR_DISTRICT = "person not in your district"
-UNKNOWN_CASE = "unknown case"
+NOT_YOUR_DISTRICT: Final = t("person not in your district")
+UNKNOWN_CASE: Final = t("unknown case")
 
 
 def district_refusal(
@@ -24,7 +27,7 @@ def district_refusal(
     person_district: str,
     *,
     routed_district: str | None = None,
-) -> str | None:
+) -> Text | None:
     """Why a sender of ``sender_district`` may not write a ``kind`` event for a person
     registered in ``person_district``, or None when they may.
 
@@ -49,7 +52,7 @@ class CaseFacts:
     voided: bool = False
 
 
-def case_refusal(case: CaseFacts | None, designated_person_id: int) -> str | None:
+def case_refusal(case: CaseFacts | None, designated_person_id: int) -> Text | None:
     """Why a designation of ``designated_person_id`` cannot name ``case``, or None.
 
     A case is a stored, not voided, positive ``test.result`` of another person, so that

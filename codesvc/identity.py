@@ -10,7 +10,10 @@ import unicodedata
 from datetime import date, timedelta
 from typing import Final
 
+from codesvc.messages import Text, t
+
 __all__ = [
+    "PHONE_PROBLEM",
     "PROVINCES",
     "id_hash",
     "make_id_number",
@@ -38,6 +41,12 @@ _EARLIEST_BIRTH: Final = date(1900, 1, 1)
 _MIN_SECRET: Final = 16
 
 
+#: Why a phone number is refused.
+PHONE_PROBLEM: Final = t(
+    "a phone number must be a mainland mobile: 11 digits starting with 1, optionally after +86"
+)
+
+
 def _check_digit(first17: str) -> str:
     # map() rather than a generator: this runs for every id number a batch carries.
     return _CHECK[sum(map(operator.mul, map(int, first17), _WEIGHTS)) % 11]
@@ -48,25 +57,28 @@ def normalize_id_number(s: str) -> str:
     return s.strip().upper()
 
 
-def validate_id_number(s: str, *, today: date | None = None) -> str | None:
+def validate_id_number(s: str, *, today: date | None = None) -> Text | None:
     """Why `s` is not a mainland resident id number (GB 11643), or None when it is one."""
     number = normalize_id_number(s)
     if len(number) != 18:
-        return f"an id number has 18 characters; this one has {len(number)}"
+        return t("an id number has 18 characters; this one has {count}", count=len(number))
     if not _SHAPE.fullmatch(number):
-        return "an id number is 17 digits followed by a digit or X"
+        return t("an id number is 17 digits followed by a digit or X")
     if number[:2] not in PROVINCES:
-        return f"the first 6 digits must be an area code; {number[:6]} is not one"
+        return t("the first 6 digits must be an area code; {area} is not one", area=number[:6])
     try:
         birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        return f"digits 7 to 14 must be a birth date YYYYMMDD; {number[6:14]} is not a date"
+        return t(
+            "digits 7 to 14 must be a birth date YYYYMMDD; {digits} is not a date",
+            digits=number[6:14],
+        )
     # A day of slack: someone born today in Shanghai may still be "tomorrow" to a UTC clock.
     latest = (today or date.today()) + timedelta(days=1)
     if not _EARLIEST_BIRTH <= birth <= latest:
-        return f"the birth date {birth.isoformat()} is not plausible"
+        return t("the birth date {birth} is not plausible", birth=birth.isoformat())
     if number[17] != _check_digit(number[:17]):
-        return "the check digit (the last character) does not match; look for a mistyped digit"
+        return t("the check digit (the last character) does not match; look for a mistyped digit")
     return None
 
 
@@ -143,17 +155,14 @@ def normalize_phone(s: str | None) -> str | None:
             digits = digits[len(prefix) :]
             break
     if not _MOBILE.fullmatch(digits):
-        raise ValueError(
-            "a phone number must be a mainland mobile: 11 digits starting with 1, "
-            "optionally after +86"
-        )
+        raise ValueError(PHONE_PROBLEM)
     return digits
 
 
-def validate_phone(s: str | None) -> str | None:
+def validate_phone(s: str | None) -> Text | None:
     """Why `s` is not an acceptable phone number, or None (a phone is optional)."""
     try:
         normalize_phone(s)
-    except ValueError as err:
-        return str(err)
+    except ValueError:
+        return PHONE_PROBLEM
     return None

@@ -171,7 +171,7 @@ async def test_expired_code_is_refused_with_what_to_do(door: Api, clock: Shifted
     assert resp.status == 422
     problem = await resp.json()
     assert problem["reason"] == "expired"
-    assert "refresh" in problem["detail"]
+    assert problem["detail"] == "此健康码已过期，请本人刷新后重扫。"  # the door reads Chinese
     with pytest.raises(codes.CodeRejected) as refused:
         codes.verify_offline(issued["code"], keyset, now=clock())
     assert refused.value.reason == "expired"

@@ -8,6 +8,7 @@ from codesvc.api.clock import now
 from codesvc.api.keys import POOL, SETTINGS, principal
 from codesvc.api.problems import Problem
 from codesvc.api.routing import Reply, Routes
+from codesvc.messages import t
 from codesvc.schemas.areas import (
     AreaPath,
     AreaQuery,
@@ -166,7 +167,9 @@ async def get_job(request: web.Request, path: JobPath) -> JobOut:
     async with request.app[POOL].acquire() as conn:
         job = await jobs.get(conn, path.job_id)
     if job is None:
-        raise Problem(404, f"There is no job {path.job_id}; use the job_id a change returned.")
+        raise Problem(
+            404, t("There is no job {job}; use the job_id a change returned.", job=path.job_id)
+        )
     return JobOut(
         job_id=job.job_id,
         kind=job.kind,  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ long-lived scanner token (its ``sub`` is the venue, so revoking the venue refuse
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
@@ -23,11 +24,13 @@ from codesvc.api.routing import Reply, Routes
 from codesvc.api.scans import DOOR
 from codesvc.codes import CodeRejected
 from codesvc.codes.ring import MAX_CODE, KeyRing
+from codesvc.messages import t
 from codesvc.schemas.fields import LINE, EventId, In, Out, Time, TimeOut
 from codesvc.service import enrolments, offline_scans
 from codesvc.service.ratelimit import TokenBuckets
 from codesvc.settings import ConfigError
 
+log = logging.getLogger("codesvc.door")
 routes = Routes("door")
 
 #: Most scans in one upload; a door that was offline for a long day sends several.
@@ -104,7 +107,10 @@ class EnrolledOut(Out):
 async def upload_offline(request: web.Request, body: OfflineUploadIn) -> OfflineUploadOut:
     venue = principal(request).sub
     if wait := request.app[DOOR].scans.take(venue, time.monotonic()):
-        raise too_many(f"Venue {venue} is sending faster than its limit; send again shortly.", wait)
+        raise too_many(
+            t("Venue {venue} is sending faster than its limit; send again shortly.", venue=venue),
+            wait,
+        )
     at = now(request)
     refused: dict[str, str] = {}
     accepted: dict[str, offline_scans.OfflineScan] = {}
@@ -171,7 +177,11 @@ async def create_enrolment(request: web.Request, path: VenuePath) -> Reply[Enrol
         made = await enrolments.create(conn, path.venue_id, principal(request), now(request))
     if made is None:
         raise Problem(
-            409, f"Venue {path.venue_id} is revoked; reinstate it before enrolling a device."
+            409,
+            t(
+                "Venue {venue} is revoked; reinstate it before enrolling a device.",
+                venue=path.venue_id,
+            ),
         )
     code, expires_at = made
     answer = EnrolmentOut(venue=path.venue_id, enrolment_code=code, expires_at=expires_at)
@@ -189,21 +199,28 @@ async def create_enrolment(request: web.Request, path: VenuePath) -> Reply[Enrol
 )
 async def enrol(request: web.Request, body: EnrolIn) -> Reply[EnrolledOut]:
     if wait := request.app[ENROL_TRIES].take(request.remote or "", time.monotonic()):
-        raise too_many("Too many enrolment attempts from this device; wait and try again.", wait)
+        raise too_many(t("Too many enrolment attempts from this device; wait and try again."), wait)
     async with request.app[POOL].acquire() as conn:
         venue = await enrolments.redeem(conn, body.enrolment_code, now(request))
     if venue is None:
         raise Problem(
             403,
-            "This enrolment code is not valid: it was mistyped, used already or has expired. "
-            "Ask the health commission for a new one.",
+            t(
+                "This enrolment code is not valid: it was mistyped, used already or has "
+                "expired. Ask the health commission for a new one."
+            ),
         )
     if ("scanner", venue) in request.app[AUTHENTICATOR].revoked_subjects:
-        raise Problem(403, f"Venue {venue} is revoked; its devices cannot be enrolled.")
+        raise Problem(
+            403, t("Venue {venue} is revoked; its devices cannot be enrolled.", venue=venue)
+        )
     try:
         token = request.app[AUTH_KEYS].sign("scanner", venue, ttl=SCANNER_TOKEN_TTL)
     except ConfigError as exc:
-        raise Problem(503, f"This service cannot issue scanner tokens: {exc}.") from None
+        log.error("cannot issue scanner tokens: %s", exc)
+        raise Problem(
+            503, t("This service cannot issue scanner tokens now; tell its operators.")
+        ) from None
     expires_at = now(request) + timedelta(seconds=SCANNER_TOKEN_TTL)
     answer = EnrolledOut(venue=venue, token=token, expires_at=expires_at)
     return Reply(answer, headers={"Cache-Control": "no-store"})

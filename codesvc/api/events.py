@@ -61,7 +61,12 @@ async def post_events(request: web.Request, body: EventBatch) -> EventResults:
         metrics.events.labels(label, outcome.status).inc()
     return EventResults(
         results=[
-            EventResult(event_id=o.event_id, status=o.status, error=o.error, errors=o.errors)
+            EventResult(
+                event_id=o.event_id,
+                status=o.status,
+                error=o.error,
+                errors=dict(o.errors) if o.errors else None,
+            )
             for o in outcomes
         ]
     )

@@ -15,6 +15,7 @@ from codesvc.api.clock import now
 from codesvc.api.keys import METRICS, POOL, SETTINGS, principal
 from codesvc.api.problems import Problem
 from codesvc.api.routing import Routes
+from codesvc.messages import t
 from codesvc.schemas.fields import IDENT, Color, In, Out, PersonRef, Text, Time, TimeOut
 from codesvc.service import overrides as service
 from codesvc.state.colors import Color as Colour
@@ -102,8 +103,8 @@ async def propose(request: web.Request, body: OverrideIn) -> OverrideOut:
     if body.until is not None and body.until <= at:
         raise Problem(
             422,
-            "until must be in the future; leave it out for an open-ended override.",
-            errors={"until": "not in the future"},
+            t("until must be in the future; leave it out for an open-ended override."),
+            errors={"until": t("not in the future")},
         )
     person = await person_for(request, body.person_ref)
     member = principal(request)

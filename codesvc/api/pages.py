@@ -14,6 +14,7 @@ from pydantic import Field
 from codesvc.api import assets
 from codesvc.api.problems import Problem
 from codesvc.api.routing import Routes
+from codesvc.messages import t
 from codesvc.schemas.fields import In
 
 routes = Routes("pages")
@@ -58,7 +59,10 @@ class StaticPath(In):
 def serve(request: web.Request, asset: assets.Asset | None, policy: str = POLICY) -> web.Response:
     if asset is None:
         name = request.match_info.get("name", request.path)
-        raise Problem(404, f"There is no page file {name!r}; start from / for the list of pages.")
+        raise Problem(
+            404,
+            t("There is no page file {name}; start from / for the list of pages.", name=repr(name)),
+        )
     headers = {
         **HEADERS,
         "Content-Security-Policy": policy,

@@ -8,7 +8,7 @@ from http import HTTPStatus
 import orjson
 from aiohttp import web
 
-from codesvc.messages import DEFAULT, Lang, render, t
+from codesvc.messages import DEFAULT, Lang, Text, render, t
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -20,9 +20,9 @@ class Problem(Exception):
     def __init__(
         self,
         status: int,
-        detail: str,
+        detail: Text,
         *,
-        errors: Mapping[str, str] | None = None,
+        errors: Mapping[str, Text] | None = None,
         headers: Mapping[str, str] | None = None,
         title: str | None = None,
         **extra: object,
@@ -62,11 +62,11 @@ class Problem(Exception):
         )
 
 
-def unavailable(detail: str, retry_after: int = 2) -> Problem:
+def unavailable(detail: Text, retry_after: int = 2) -> Problem:
     return Problem(503, detail, headers={"Retry-After": str(retry_after)})
 
 
-def too_many(detail: str, retry_after: float) -> Problem:
+def too_many(detail: Text, retry_after: float) -> Problem:
     seconds = max(1, int(retry_after + 0.999))
     return Problem(429, detail, headers={"Retry-After": str(seconds)})
 
@@ -76,7 +76,7 @@ def from_http_exception(exc: web.HTTPException) -> Problem:
     status = exc.status
     headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
     if status == 404:
-        detail: str = t(
+        detail: Text = t(
             "There is no such resource; see /openapi.json for the routes this service has."
         )
     elif status == 405:
@@ -85,5 +85,5 @@ def from_http_exception(exc: web.HTTPException) -> Problem:
     elif status == 413:
         detail = t("The request body is too large; send smaller batches (at most 1000 events).")
     else:
-        detail = exc.text or HTTPStatus(status).phrase
+        detail = t("This request cannot be answered (HTTP {status}).", status=status)
     return Problem(status, detail, headers=headers)

@@ -24,11 +24,11 @@ from codesvc.api.routing import Reply, Routes, read_body
 from codesvc.api.secrets import ID_SECRET
 from codesvc.codes import CodeRejected
 from codesvc.codes.keystore import KEYS_CHANNEL, ensure_key, load_keys
-from codesvc.codes.ring import MAX_CODE, KeyRing
+from codesvc.codes.ring import MAX_CODE, REFUSED, KeyRing
 from codesvc.codes.sealing import CodeSecrets, code_secret
 from codesvc.db import RECONNECT
 from codesvc.identity import id_hash
-from codesvc.messages import t
+from codesvc.messages import Text, t
 from codesvc.schemas.errors import BRANCHES
 from codesvc.schemas.fields import Color, IdNumber, In, Out, TimeOut
 from codesvc.service import listen, stored_status, venues
@@ -210,12 +210,21 @@ async def scan(request: web.Request) -> web.StreamResponse:
 async def _scan(request: web.Request) -> web.Response:
     caller = request.app[AUTHENTICATOR].authenticate(request)
     if caller.role != "scanner":
-        raise Problem(403, f"A {caller.role} may not call POST {SCANS_ROUTE}; it is for: scanner.")
+        raise Problem(
+            403,
+            t(
+                "A {role} may not call {method} {path}; it is for: {roles}.",
+                role=caller.role,
+                method="POST",
+                path=SCANS_ROUTE,
+                roles="scanner",
+            ),
+        )
     door = request.app[DOOR]
     venue = caller.sub
     clock = time.monotonic()
     if wait := door.scans.take(venue, clock):
-        raise too_many(_REFUSED["scan"].format(venue=venue), wait)
+        raise too_many(_too_fast(venue), wait)
     raw = await request.read()
     code = _plain_code(raw)
     body = None
@@ -226,23 +235,28 @@ async def _scan(request: web.Request) -> web.Response:
         try:
             sealed = door.ring.open(code, now(request))
         except CodeRejected as exc:
-            raise Problem(422, str(exc), title="Code refused", reason=exc.reason) from None
+            refused = REFUSED[exc.reason]
+            raise Problem(422, refused, title="Code refused", reason=exc.reason) from None
         shown = await door.recorder.record(Scan(venue, "code", person_id=sealed.person_id))
     else:
         assert isinstance(body, ScanById)
         if wait := door.id_scans.take(venue, clock):
-            raise too_many(_REFUSED["id_scan"].format(venue=venue), wait)
+            raise too_many(_too_many_ids(venue), wait)
         hashed = id_hash(request.app[ID_SECRET], body.id_number)
         shown = await door.recorder.record(Scan(venue, "id_number", id_hash=hashed))
     if type(shown) is Refused:
-        raise too_many(_REFUSED[shown.limit].format(venue=venue), shown.wait)
+        raise too_many(
+            _too_fast(venue) if shown.limit == "scan" else _too_many_ids(venue), shown.wait
+        )
     if shown is None:
         raise Problem(
             404,
-            "No one is registered with this id number; check the card and scan again, or "
-            "send the person to register."
+            t(
+                "No one is registered with this id number; check the card and scan again, or "
+                "send the person to register."
+            )
             if code is None
-            else "This code names no one registered here; ask the person to refresh it.",
+            else t("This code names no one registered here; ask the person to refresh it."),
         )
     assert type(shown) is Shown
     counted = door.stats.scans_shown
@@ -259,11 +273,19 @@ async def _scan(request: web.Request) -> web.Response:
 
 
 #: What a door is told when the limit held across every process refuses a scan.
-_REFUSED = {
-    "scan": "Venue {venue} is scanning faster than its limit; wait a moment and scan again.",
-    "id_scan": "Venue {venue} has made too many id-card scans; scan the person's code "
-    "instead, or wait before the next id card.",
-}
+def _too_fast(venue: str) -> Text:
+    return t(
+        "Venue {venue} is scanning faster than its limit; wait a moment and scan again.",
+        venue=venue,
+    )
+
+
+def _too_many_ids(venue: str) -> Text:
+    return t(
+        "Venue {venue} has made too many id-card scans; scan the person's code instead, or "
+        "wait before the next id card.",
+        venue=venue,
+    )
 
 
 _SCAN_OUT = ScanOut.__pydantic_serializer__

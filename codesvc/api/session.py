@@ -17,11 +17,11 @@ from aiohttp import web
 from pydantic import Field, StringConstraints
 
 from codesvc.api.clock import now
-from codesvc.api.colours import language
 from codesvc.api.keys import POOL, SETTINGS
 from codesvc.api.problems import Problem, too_many
 from codesvc.api.routing import Reply, Routes
 from codesvc.api.secrets import TOTP_SEAL
+from codesvc.messages import t
 from codesvc.schemas.fields import In, Out, TimeOut
 from codesvc.service import sessions
 from codesvc.tokens import Principal
@@ -36,65 +36,15 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Per request: the session it was authenticated by (absent for bearer tokens).
 SESSION = web.RequestKey("session", tuple[str, sessions.Session])
 
-#: What a person is told, in Simplified Chinese and English (by Accept-Language).
-TEXT = {
-    "wrong": (
-        "账号或密码不正确，请检查后重试。",
-        "The account name or the password is wrong; check both and try again.",
-    ),
-    "otp": (
-        "此账号还需要身份验证器应用中当前的 6 位验证码（每个验证码只能用一次），请输入后重试。",
-        "This account also needs the current 6-digit code from its authenticator app (each "
-        "code works once); enter it and try again.",
-    ),
-    "locked": (
-        "15 分钟内此账号登录失败次数过多，请约 {minutes} 分钟后再试。",
-        "Too many failed sign-ins for this account in 15 minutes; try again in about "
-        "{minutes} minute(s).",
-    ),
-    "signed_out": (
-        "您已退出此会话，请重新登录。",
-        "You signed out of this session; sign in again.",
-    ),
-    "disabled": (
-        "您的账号已被停用，此会话随之结束；请联系管理员。",
-        "Your account was disabled, which ended this session; ask your administrator.",
-    ),
-    "reset": (
-        "您的账号密码已重置，此会话随之结束，请重新登录。",
-        "Your account's password was reset, which ended this session; sign in again.",
-    ),
-    "idle": (
-        "30 分钟没有操作，会话已结束，请重新登录。",
-        "Your session ended after 30 minutes without activity; sign in again.",
-    ),
-    "expired": (
-        "会话已满 12 小时并结束，请重新登录。",
-        "Your session reached its 12 hours and ended; sign in again.",
-    ),
-    "unknown": (
-        "无法识别此会话（可能已结束），请重新登录。",
-        "This session is not known (it may have ended); sign in again.",
-    ),
-    "origin": (
-        "只接受本服务自己页面发出的更改。",
-        "Changes are accepted only from this service's own pages.",
-    ),
-    "csrf": (
-        "用会话进行更改时须附带登录时给出的 X-CSRF-Token；请重新加载页面后再试。",
-        "A change made with a session needs the X-CSRF-Token header that sign-in returned; "
-        "reload the page and try again.",
-    ),
-    "no_session": (
-        "此请求使用的是令牌而不是会话。",
-        "This request is authenticated by a bearer token, not by a session cookie.",
-    ),
+#: Why a session cookie no longer signs anyone in, by `sessions.why_ended`'s answer.
+ENDED = {
+    "signed_out": t("You signed out of this session; sign in again."),
+    "disabled": t("Your account was disabled, which ended this session; ask your administrator."),
+    "reset": t("Your account's password was reset, which ended this session; sign in again."),
+    "idle": t("Your session ended after 30 minutes without activity; sign in again."),
+    "expired": t("Your session reached its 12 hours and ended; sign in again."),
+    "unknown": t("This session is not known (it may have ended); sign in again."),
 }
-
-
-def say(request: web.Request, key: str, **values: object) -> str:
-    zh, en = TEXT[key]
-    return (en if language(request) == "en" else zh).format(**values)
 
 
 class SignInIn(In):
@@ -144,12 +94,12 @@ async def from_cookie(request: web.Request, session_id: str) -> Principal:
     when a change comes without the session's CSRF token or from another origin."""
     at = now(request)
     if len(session_id) > 100:
-        raise Problem(401, say(request, "unknown"), session_ended="unknown")
+        raise Problem(401, ENDED["unknown"], session_ended="unknown")
     async with request.app[POOL].acquire() as conn:
         session = await sessions.touch(conn, session_id, at)
         if session is None:
             why = await sessions.why_ended(conn, session_id, at)
-            raise Problem(401, say(request, why), session_ended=why)
+            raise Problem(401, ENDED[why], session_ended=why)
     if request.method not in SAFE_METHODS:
         _check_csrf(request, session_id)
     request[SESSION] = (session_id, session)
@@ -161,20 +111,28 @@ def _check_origin(request: web.Request) -> None:
     origin = request.headers.get("Origin")
     cross_site = request.headers.get("Sec-Fetch-Site") == "cross-site"
     if cross_site or (origin is not None and urlsplit(origin).netloc != request.host):
-        raise Problem(403, say(request, "origin"))
+        raise Problem(403, t("Changes are accepted only from this service's own pages."))
 
 
 def _check_csrf(request: web.Request, session_id: str) -> None:
     _check_origin(request)
     given = request.headers.get(CSRF_HEADER, "")
     if not hmac.compare_digest(given.encode(), sessions.csrf_token(session_id).encode()):
-        raise Problem(403, say(request, "csrf"))
+        raise Problem(
+            403,
+            t(
+                "A change made with a session needs the X-CSRF-Token header that sign-in "
+                "returned; reload the page and try again."
+            ),
+        )
 
 
 def _signed_in(request: web.Request) -> tuple[str, sessions.Session]:
     found = request.get(SESSION)
     if found is None:
-        raise Problem(404, say(request, "no_session"))
+        raise Problem(
+            404, t("This request is authenticated by a bearer token, not by a session cookie.")
+        )
     return found
 
 
@@ -206,12 +164,24 @@ async def sign_in(request: web.Request, body: SignInIn) -> Reply[SessionOut]:
         log.info("sign-in refused", extra={"account": body.sub, "why": result.why})
         if result.why == "locked" and result.retry_after is not None:
             minutes = max(1, round(result.retry_after.total_seconds() / 60))
-            raise too_many(
-                say(request, "locked", minutes=minutes), result.retry_after.total_seconds()
+            locked = t(
+                "Too many failed sign-ins for this account in 15 minutes; try again in about "
+                "{minutes} minute(s).",
+                minutes=minutes,
             )
+            raise too_many(locked, result.retry_after.total_seconds())
         if result.why == "otp":
-            raise Problem(401, say(request, "otp"), otp_required=True)
-        raise Problem(401, say(request, "wrong"))
+            raise Problem(
+                401,
+                t(
+                    "This account also needs the current 6-digit code from its authenticator "
+                    "app (each code works once); enter it and try again."
+                ),
+                otp_required=True,
+            )
+        raise Problem(
+            401, t("The account name or the password is wrong; check both and try again.")
+        )
     session_id, secure = result.session_id, _secure(request)
 
     def set_cookie(response: web.Response) -> None:

@@ -18,6 +18,7 @@ from codesvc.api.colours import language
 from codesvc.api.keys import POOL, principal
 from codesvc.api.problems import Problem
 from codesvc.api.routing import Routes
+from codesvc.messages import t
 from codesvc.schemas.fields import Code6, In, Out, Time, TimeOut
 from codesvc.service import stats
 from codesvc.state.events import format_time
@@ -114,7 +115,11 @@ def _scope(request: web.Request, district: str | None, by: str | None) -> str | 
     if caller.role == "staff":
         if district not in (None, caller.district) or by:
             raise Problem(
-                403, f"Staff see the figures of their own district ({caller.district}) only."
+                403,
+                t(
+                    "Staff see the figures of their own district ({district}) only.",
+                    district=caller.district,
+                ),
             )
         district = caller.district
     return district
@@ -127,13 +132,16 @@ def _window(request: web.Request, query: WindowQuery) -> list[datetime]:
     start = query.since or midnight - timedelta(days=DEFAULT_DAYS)
     end = min(query.until or at, at)
     if start > end:
-        raise Problem(422, "from must not be after to (or now).", errors={"from": "after to"})
+        raise Problem(422, t("from must not be after to (or now)."), errors={"from": t("after to")})
     ats = stats.instants(start, end, step)
     if len(ats) > stats.MAX_STEPS:
         raise Problem(
             422,
-            f"That is more than {stats.MAX_STEPS} steps; shorten the window or use a longer step.",
-            errors={"from": "window too long"},
+            t(
+                "That is more than {most} steps; shorten the window or use a longer step.",
+                most=stats.MAX_STEPS,
+            ),
+            errors={"from": t("window too long")},
         )
     if ats[-1] < end:
         ats.append(end)  # the last step is always the end: "now" by default

@@ -19,6 +19,7 @@ from codesvc.api.keys import AUDIT, POOL, SETTINGS, principal
 from codesvc.api.problems import Problem
 from codesvc.api.routing import Routes
 from codesvc.api.venues import VenuePath
+from codesvc.messages import t
 from codesvc.schemas.fields import UUID, In, Out, Time, TimeOut, query_int
 from codesvc.service import audit_log, tracing
 
@@ -119,7 +120,7 @@ async def person_scans(
     since = query.since or at - retention
     until = query.until or at
     if until <= since:
-        raise Problem(422, "from must be before to.", errors={"to": "not after from"})
+        raise Problem(422, t("from must be before to."), errors={"to": t("not after from")})
     person = await person_for(request, path.person_ref, read="scans")
     async with request.app[POOL].acquire() as conn:
         found = await tracing.person_scans(conn, person.person_id, since, until, query.limit)
@@ -176,5 +177,5 @@ def _cursor(raw: str | None) -> tuple[datetime, str] | None:
         return _EPOCH + timedelta(microseconds=int(micros)), str(uuid.UUID(scan_id))
     except OverflowError:
         raise Problem(
-            422, "after must be the next_after of a page.", errors={"after": "not a cursor"}
+            422, t("after must be the next_after of a page."), errors={"after": t("not a cursor")}
         ) from None

@@ -11,6 +11,7 @@ from codesvc.api.clock import now
 from codesvc.api.keys import AUTHENTICATOR, POOL, principal
 from codesvc.api.problems import Problem
 from codesvc.api.routing import Routes
+from codesvc.messages import t
 from codesvc.schemas.fields import LINE, PROSE, In, Out, TimeOut
 from codesvc.service import venues
 
@@ -100,6 +101,9 @@ async def reinstate(request: web.Request, path: VenuePath) -> VenueOut:
     venue = path.venue_id
     async with request.app[POOL].acquire() as conn:
         if not await venues.reinstate_venue(conn, venue, principal(request), now(request)):
-            raise Problem(404, f"Venue {venue} is not revoked; there is nothing to reinstate.")
+            raise Problem(
+                404,
+                t("Venue {venue} is not revoked; there is nothing to reinstate.", venue=venue),
+            )
     request.app[AUTHENTICATOR].reinstate("scanner", venue)
     return VenueOut(venue=venue, revoked=False, revoked_at=None)

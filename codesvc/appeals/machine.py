@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Final
 
 from transitions import Machine
 
+from codesvc.messages import Text, t
+
 if TYPE_CHECKING:
     from transitions.core import TransitionConfigDict  # declared only in the type stubs
 
@@ -76,7 +78,7 @@ TRANSITIONS: Final[list[TransitionConfigDict]] = [
      "conditions": "by_system"},
 ]  # fmt: skip
 
-ACTIONS: Final = frozenset(t["trigger"] for t in TRANSITIONS)
+ACTIONS: Final = frozenset(step["trigger"] for step in TRANSITIONS)
 
 _MACHINE: Final = Machine(
     model=None,
@@ -91,7 +93,7 @@ _MACHINE: Final = Machine(
 class AppealError(Exception):
     """An appeal action that was refused; `detail` is safe to show the caller."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: Text) -> None:
         super().__init__(detail)
         self.detail = detail
 
@@ -117,12 +119,12 @@ class Actor:
 SYSTEM: Final = Actor(role="system", sub="codesvc")
 
 _VERB = {
-    "claim": "claimed",
-    "correct": "corrected",
-    "uphold": "upheld",
-    "escalate": "escalated",
-    "withdraw": "withdrawn",
-    "auto_correct": "corrected automatically",
+    "claim": t("claimed"),
+    "correct": t("corrected"),
+    "uphold": t("upheld"),
+    "escalate": t("escalated"),
+    "withdraw": t("withdrawn"),
+    "auto_correct": t("corrected automatically"),
 }
 
 
@@ -147,57 +149,61 @@ class _Attempt:
         self.district = district
         self.person_ref = person_ref
         self.claimed_by = claimed_by
-        self.refusal = "not allowed"
+        self.refusal = t("not allowed")
 
-    def _refuse(self, why: str) -> bool:
+    def _refuse(self, why: Text) -> bool:
         self.refusal = why
         return False
 
     def by_district_staff(self) -> bool:
         if self.actor.role != "staff":
-            return self._refuse("only staff of the appeal's district can claim it")
+            return self._refuse(t("only staff of the appeal's district can claim it"))
         return True
 
     def by_reviewer(self) -> bool:
         if self.actor.role == "commission":
             return True
         if self.actor.role != "staff":
-            return self._refuse("only the officer reviewing the appeal or the commission can")
+            return self._refuse(t("only the officer reviewing the appeal or the commission can"))
         if self.actor.sub != self.claimed_by:
-            return self._refuse("the appeal is claimed by another officer")
+            return self._refuse(t("the appeal is claimed by another officer"))
         return True
 
     def by_commission(self) -> bool:
         if self.actor.role != "commission":
-            return self._refuse("an escalated appeal is decided by the commission")
+            return self._refuse(t("an escalated appeal is decided by the commission"))
         return True
 
     def by_appellant(self) -> bool:
         if self.actor.role != "citizen" or self.actor.sub != self.person_ref:
-            return self._refuse("only the citizen who filed the appeal can withdraw it")
+            return self._refuse(t("only the citizen who filed the appeal can withdraw it"))
         return True
 
     def by_system(self) -> bool:
         if self.actor != SYSTEM:
-            return self._refuse("only the service itself resolves an appeal automatically")
+            return self._refuse(t("only the service itself resolves an appeal automatically"))
         return True
 
 
-def _conflict(state: AppealState, action: str, actor: Actor, claimed_by: str | None) -> str:
-    verb = _VERB[action]
+def _conflict(state: AppealState, action: str, actor: Actor, claimed_by: str | None) -> Text:
     if state is _S.IN_REVIEW and action == "claim":
-        by = "you" if claimed_by == actor.sub else "another officer"
-        return f"appeal is already in_review, claimed by {by}"
-    if state in TERMINAL:
-        kind = "a withdrawn" if state is _S.WITHDRAWN else "a decided"
-        return f"appeal is {state.value}; {kind} appeal cannot be {verb}"
+        if claimed_by == actor.sub:
+            return t("appeal is already in_review, claimed by you")
+        return t("appeal is already in_review, claimed by another officer")
+    if state is _S.ESCALATED and action == "escalate":
+        return t("appeal is already escalated")
+    verb = _VERB[action]
+    if state is _S.CORRECTED:
+        return t("appeal is corrected; a decided appeal cannot be {verb}", verb=verb)
+    if state is _S.UPHELD:
+        return t("appeal is upheld; a decided appeal cannot be {verb}", verb=verb)
+    if state is _S.WITHDRAWN:
+        return t("appeal is withdrawn; a withdrawn appeal cannot be {verb}", verb=verb)
     if state is _S.SUBMITTED:
-        return f"appeal is submitted; it must be claimed before it can be {verb}"
+        return t("appeal is submitted; it must be claimed before it can be {verb}", verb=verb)
     if state is _S.ESCALATED:
-        if action == "escalate":
-            return "appeal is already escalated"
-        return f"appeal is escalated; it is with the commission and cannot be {verb}"
-    return f"appeal is {state.value}; it cannot be {verb}"
+        return t("appeal is escalated; it is with the commission and cannot be {verb}", verb=verb)
+    return t("appeal is in_review; it cannot be {verb}", verb=verb)
 
 
 def advance(
@@ -219,7 +225,7 @@ def advance(
     if action not in ACTIONS:
         raise ValueError(f"unknown appeal action {action!r}; expected one of {sorted(ACTIONS)}")
     if not can_view(actor, appeal_district=appeal_district, appeal_person_ref=appeal_person_ref):
-        raise AppealForbidden("this appeal is not yours to act on")
+        raise AppealForbidden(t("this appeal is not yours to act on"))
     if action not in _MACHINE.get_triggers(state):
         raise AppealConflict(_conflict(state, action, actor, claimed_by))
     attempt = _Attempt(actor, appeal_district, appeal_person_ref, claimed_by)
@@ -275,7 +281,7 @@ def _allowed(
     person_ref = actor.sub if appellant else "someone else"
     claimed_by = actor.sub if claimer else ("another" if claimed else None)
     allowed = []
-    for action in dict.fromkeys(t["trigger"] for t in TRANSITIONS):
+    for action in dict.fromkeys(step["trigger"] for step in TRANSITIONS):
         try:
             advance(
                 state,

@@ -12,6 +12,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 from codesvc.appeals.machine import AppealState, is_open
 from codesvc.identity import normalize_phone
+from codesvc.messages import Text, t
 from codesvc.state.events import parse_event_id
 
 __all__ = [
@@ -156,54 +157,55 @@ def queue_order(appeals: Iterable[Q], now: datetime) -> list[Q]:
 
 
 _NEEDS_EVENT = {
-    Category.WRONG_TRAVEL_RECORD: (
+    Category.WRONG_TRAVEL_RECORD: t(
         "name the arrival you dispute: the event_id shown with the reason for your colour"
     ),
-    Category.WRONG_TEST_RESULT: (
+    Category.WRONG_TEST_RESULT: t(
         "name the test result you dispute: the event_id shown with the reason for your colour"
     ),
 }
 _NEEDS_EVIDENCE = {
     Category.MISSING_TEST_RESULT: {
-        "lab_id": "give the id of the lab that tested you; it is printed on your test report",
-        "sample_id": "give the sample id of the missing test; it is printed on your test report",
+        "lab_id": t("give the id of the lab that tested you; it is printed on your test report"),
+        "sample_id": t("give the sample id of the missing test; it is printed on your test report"),
     },
 }
 
 
-def _category_error(category: object) -> str | None:
+def _category_error(category: object) -> Text | None:
     if isinstance(category, Category):
         return None
     if isinstance(category, str) and category in {c.value for c in Category}:
         return None
-    return "choose one of: " + ", ".join(c.value for c in Category)
+    return t("choose one of: {options}", options=", ".join(c.value for c in Category))
 
 
-def _description_error(description: object, policy: AppealPolicy) -> str | None:
+def _description_error(description: object, policy: AppealPolicy) -> Text | None:
     if not isinstance(description, str) or not description.strip():
-        return "describe what is wrong and why, in a sentence or two"
+        return t("describe what is wrong and why, in a sentence or two")
     if len(description) > policy.description_max:
-        return (
-            f"shorten the description to at most {policy.description_max} characters "
-            f"(it has {len(description)})"
+        return t(
+            "shorten the description to at most {most} characters (it has {has})",
+            most=policy.description_max,
+            has=len(description),
         )
     return None
 
 
-def _evidence_errors(evidence: object, policy: AppealPolicy) -> dict[str, str]:
+def _evidence_errors(evidence: object, policy: AppealPolicy) -> dict[str, Text]:
     if evidence is None:
         return {}
     if not isinstance(evidence, Mapping):
-        return {"evidence": "evidence must be an object of named values, such as lab_id"}
+        return {"evidence": t("evidence must be an object of named values, such as lab_id")}
     if len(evidence) > policy.evidence_keys_max:
-        return {"evidence": f"give at most {policy.evidence_keys_max} evidence values"}
+        return {"evidence": t("give at most {most} evidence values", most=policy.evidence_keys_max)}
     errors = {}
     for key, value in evidence.items():
         if not isinstance(value, str):
-            errors[f"evidence.{key}"] = "give this value as text"
+            errors[f"evidence.{key}"] = t("give this value as text")
         elif len(value) > policy.evidence_value_max:
-            errors[f"evidence.{key}"] = (
-                f"shorten this value to at most {policy.evidence_value_max} characters"
+            errors[f"evidence.{key}"] = t(
+                "shorten this value to at most {most} characters", most=policy.evidence_value_max
             )
     return errors
 
@@ -214,16 +216,16 @@ def validate_filing(
     evidence: Mapping[str, object] | None,
     disputed_event_id: object,
     policy: AppealPolicy = DEFAULT_POLICY,
-) -> dict[str, str]:
+) -> dict[str, Text]:
     """Field errors of a new appeal, each saying how to fix it; empty when it may be filed."""
-    errors: dict[str, str] = {}
+    errors: dict[str, Text] = {}
     if (problem := _category_error(category)) is not None:
         errors["category"] = problem
     if (problem := _description_error(description, policy)) is not None:
         errors["description"] = problem
     errors.update(_evidence_errors(evidence, policy))
     if disputed_event_id is not None and not _is_uuid(disputed_event_id):
-        errors["disputed_event_id"] = "give the event_id exactly as shown, a UUID"
+        errors["disputed_event_id"] = t("give the event_id exactly as shown, a UUID")
     if "category" in errors:
         return errors
     kind = Category(category)

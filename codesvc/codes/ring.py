@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 import jwt
 import orjson
@@ -15,6 +16,7 @@ from jwt.utils import base64url_encode
 
 from codesvc.codes.offline import ALGORITHM, CodeRejected
 from codesvc.codes.sealing import CodeSecrets, Sealed, b64url_decode
+from codesvc.messages import t
 
 #: A retired key stays published this long past the codes it signed: an instance that
 #: missed the rotation notice signs with it until its next reload (every 30 s at most).
@@ -22,8 +24,16 @@ KEY_OVERLAP = timedelta(seconds=60)
 #: Longest code accepted; real ones are about 330 characters.
 MAX_CODE = 2048
 
-_MALFORMED = "This is not a health code; scan the person's code."
-_FORGED = "This code has been altered or forged; do not admit on it."
+#: What a door is told about a code it may not trust, by the reason (`CodeRejected`).
+REFUSED: Final = {
+    "malformed": t("This is not a health code; scan the person's code."),
+    "forged": t("This code has been altered or forged; do not admit on it."),
+    "expired": t("This code has expired; ask the person to refresh it and scan again."),
+    "foreign": t(
+        "This code was not issued by this city's health-code service; ask the person to open "
+        "the code in this city's app."
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,33 +134,27 @@ class KeyRing:
         hand: PyJWT's unverified decode costs about 120 µs here, this about 9 µs.
         """
         if not isinstance(code, str) or len(code) > MAX_CODE or code.count(".") != 2:
-            raise CodeRejected("malformed", _MALFORMED)
+            raise CodeRejected("malformed", REFUSED["malformed"])
         header, payload, _signature = code.split(".")
         try:
             claims = orjson.loads(b64url_decode(payload))
             ref = claims["ref"]
         except (ValueError, TypeError, KeyError):
-            raise CodeRejected("malformed", _MALFORMED) from None
+            raise CodeRejected("malformed", REFUSED["malformed"]) from None
         sealed = self.secrets.unseal(ref) if isinstance(ref, str) else None
         if sealed is None:
             if self._kid(header) not in self._known:
-                raise CodeRejected(
-                    "foreign",
-                    "This code was not issued by this city's health-code service; "
-                    "ask the person to open the code in this city's app.",
-                )
-            raise CodeRejected("forged", _FORGED)
+                raise CodeRejected("foreign", REFUSED["foreign"])
+            raise CodeRejected("forged", REFUSED["forged"])
         if (
             claims.get("color") != sealed.color
             or claims.get("at") != sealed.at
             or claims.get("iat") != sealed.issued_at
             or claims.get("exp") != sealed.expires_at
         ):
-            raise CodeRejected("forged", _FORGED)
+            raise CodeRejected("forged", REFUSED["forged"])
         if sealed.expires_at <= now.timestamp():
-            raise CodeRejected(
-                "expired", "This code has expired; ask the person to refresh it and scan again."
-            )
+            raise CodeRejected("expired", REFUSED["expired"])
         return sealed
 
     @staticmethod

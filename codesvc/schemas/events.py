@@ -16,6 +16,8 @@ from typing import Annotated, Any, ClassVar, Literal
 import pydantic
 from pydantic import Discriminator, Field, PlainValidator, Tag
 
+from codesvc.messages import Text as Message
+from codesvc.messages import t
 from codesvc.schemas.errors import BRANCHES, field_errors, summary
 from codesvc.schemas.fields import (
     Code6,
@@ -279,8 +281,8 @@ class Item:
     sent: SentEvent | None
     #: the event_id as sent, when it is a string: what the answer names
     event_id: str | None
-    error: str | None = None
-    errors: dict[str, str] | None = None
+    error: Message | None = None
+    errors: dict[str, Message] | None = None
 
 
 def read_item(value: object) -> Item:
@@ -291,22 +293,32 @@ def read_item(value: object) -> Item:
         sent: SentEvent = EVENT.validate_python(value)
     except pydantic.ValidationError as exc:
         errors = _event_errors(value, exc)
-        return Item(None, event_id, "invalid event: " + summary(errors), errors)
+        return Item(None, event_id, t("invalid event: {fields}", fields=summary(errors)), errors)
     return Item(sent, sent.event_id)
 
 
-def _event_errors(value: object, exc: pydantic.ValidationError) -> dict[str, str]:
+def _event_errors(value: object, exc: pydantic.ValidationError) -> dict[str, Message]:
     found = exc.errors(include_url=False)
     if found and found[0]["type"] == "event_kind":
         if not isinstance(value, dict):
-            return {"body": "each event must be a JSON object"}
+            return {"body": t("each event must be a JSON object")}
         kind = value.get("kind")
         if kind == "override":
             return {
-                "kind": "override events are never sent: a commission member proposes one at "
-                "/v1/overrides and another approves it"
+                "kind": t(
+                    "override events are never sent: one commission member proposes an "
+                    "override and another approves it"
+                )
             }
-        return {"kind": f"unknown kind {kind!r}; {_KIND_MESSAGE}" if kind else "is required"}
+        if not kind:
+            return {"kind": t("is required")}
+        return {
+            "kind": t(
+                "unknown kind {kind}; must be one of {options}",
+                kind=repr(kind),
+                options=", ".join(KINDS),
+            )
+        }
     return field_errors(exc)
 
 

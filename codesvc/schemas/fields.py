@@ -27,7 +27,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from codesvc.identity import normalize_id_number, normalize_phone, validate_id_number
+from codesvc.identity import (
+    PHONE_PROBLEM,
+    normalize_id_number,
+    normalize_phone,
+    validate_id_number,
+)
+from codesvc.messages import Text as Message
 from codesvc.messages import t
 from codesvc.state.events import format_time, parse_time
 
@@ -35,7 +41,7 @@ from codesvc.state.events import format_time, parse_time
 RULE = "rule"
 
 
-def rule(message: str) -> PydanticCustomError:
+def rule(message: Message) -> PydanticCustomError:
     """A broken rule, with the message the sender reads."""
     return PydanticCustomError(RULE, "{problem}", {"problem": message})
 
@@ -59,10 +65,10 @@ def _anchored(pattern: str) -> str:
 
 
 #: pattern -> what a sender is told when a value does not match it
-PATTERN_MESSAGES: dict[str, str] = {}
+PATTERN_MESSAGES: dict[str, Message] = {}
 
 
-def _pattern(core: str, message: str) -> str:
+def _pattern(core: str, message: Message) -> str:
     anchored = _anchored(core)
     PATTERN_MESSAGES[anchored] = message
     return anchored
@@ -94,7 +100,7 @@ ID_NUMBER_SHAPE = _pattern(
 )
 PHONE_SHAPE = _pattern(
     "[+]?[ -]*[0-9][0-9 -]*",
-    t("a phone number must be a mainland mobile: 11 digits starting with 1, optionally after +86"),
+    PHONE_PROBLEM,
 )
 #: An id the service made (a_..., o_...): a name for it, not a guess at its form.
 IDENT = _pattern(
@@ -146,11 +152,12 @@ Note = Annotated[
 
 
 def _time(value: object) -> datetime:
-    if not isinstance(value, str) or _TIME.fullmatch(value) is None:
-        raise PydanticCustomError(
-            "string_pattern_mismatch", PATTERN_MESSAGES[TIME], {"pattern": TIME}
-        )
-    return parse_time(value)
+    if isinstance(value, str) and _TIME.fullmatch(value) is not None:
+        try:
+            return parse_time(value)
+        except ValueError:  # the shape of a time, but no such day (30 February)
+            pass
+    raise PydanticCustomError("string_pattern_mismatch", PATTERN_MESSAGES[TIME], {"pattern": TIME})
 
 
 _TIME_TEXT = Annotated[
@@ -178,8 +185,8 @@ def _id_number(value: str) -> str:
 def _phone(value: str) -> str:
     try:
         phone = normalize_phone(value)
-    except ValueError as exc:
-        raise rule(str(exc)) from None
+    except ValueError:
+        raise rule(PHONE_PROBLEM) from None
     assert phone is not None  # the shape requires a digit
     return phone
 

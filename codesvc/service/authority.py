@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from codesvc.boundaries import CaseFacts, case_refusal, district_refusal
+from codesvc.messages import Text
 from codesvc.state.events import ContactDesignated, Event
 
 
@@ -32,13 +33,13 @@ async def refusals(
     *,
     routed_district: str | None = None,
     pending: Mapping[str, CaseFacts] | None = None,
-) -> list[str | None]:
+) -> list[Text | None]:
     """Per write, why it may not be stored (`codesvc.boundaries` words), or None.
 
     ``pending`` are cases written in the same transaction just before these events (a
     positive result earlier in the same batch), keyed by event id.
     """
-    answers: list[str | None] = [
+    answers: list[Text | None] = [
         district_refusal(
             sender_district, w.event.kind, w.person_district, routed_district=routed_district
         )

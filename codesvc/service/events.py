@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 import orjson
 
+from codesvc.messages import Text, t
 from codesvc.state.events import Correction, Event, TravelArrival, event_data, format_time
 from codesvc.tokens import Principal
 
@@ -34,7 +35,7 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 class Rejected(Exception):
     """An event that cannot be stored: ``error`` for a person, ``errors`` per field path."""
 
-    def __init__(self, error: str, errors: Mapping[str, str] | None = None) -> None:
+    def __init__(self, error: Text, errors: Mapping[str, Text] | None = None) -> None:
         super().__init__(error)
         self.error = error
         self.errors = dict(errors) if errors else None
@@ -63,13 +64,16 @@ def check(event: Event, now: datetime, lab_record: Mapping[str, str] | None = No
     """
     if event.occurred_at > now + FUTURE_TOLERANCE:
         raise Rejected(
-            f"occurred_at {format_time(event.occurred_at)} is in the future; events report "
-            "what has happened",
-            {"occurred_at": "more than 5 minutes in the future"},
+            t(
+                "occurred_at {at} is in the future; events report what has happened",
+                at=format_time(event.occurred_at),
+            ),
+            {"occurred_at": t("more than 5 minutes in the future")},
         )
     if isinstance(event, Correction) and event.event_id in event.voids:
         raise Rejected(
-            "a correction cannot void itself", {"data.voids": "a correction cannot void itself"}
+            t("a correction cannot void itself"),
+            {"data.voids": t("a correction cannot void itself")},
         )
     data = event_data(event) | dict(lab_record or {})
     return Checked(event, data, digest(event.kind, event.occurred_at, data))
@@ -80,20 +84,26 @@ def as_sent_by(sender: Principal, event: Event) -> Event:
     district's arrivals reported under that district (filled in when left out)."""
     if event.kind not in SENDABLE.get(sender.role, frozenset()):
         raise Rejected(
-            _not_allowed(sender.role, event.kind), {"kind": "not allowed for this sender"}
+            _not_allowed(sender.role, event.kind), {"kind": t("not allowed for this sender")}
         )
     if isinstance(event, TravelArrival) and sender.district:
         if event.reporting_district is None:
             return dataclasses.replace(event, reporting_district=sender.district)
         if event.reporting_district != sender.district:
             raise Rejected(
-                f"a sender of district {sender.district} may report arrivals only for it",
-                {"data.reporting_district": f"must be {sender.district}"},
+                t(
+                    "a sender of district {district} may report arrivals only for it",
+                    district=sender.district,
+                ),
+                {"data.reporting_district": t("must be {district}", district=sender.district)},
             )
     return event
 
 
-def _not_allowed(role: str, kind: str) -> str:
+def _not_allowed(role: str, kind: str) -> Text:
     if kind == "correction":
-        return "corrections come from resolved appeals and the commission, not from a " + role
-    return f"a {role} may not send {kind} events"
+        return t(
+            "corrections come from resolved appeals and the commission, not from a {role}",
+            role=role,
+        )
+    return t("a {role} may not send {kind} events", role=role, kind=kind)

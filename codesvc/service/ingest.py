@@ -7,7 +7,7 @@ answer is sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -15,6 +15,7 @@ from typing import Literal
 import asyncpg
 
 from codesvc.boundaries import CaseFacts, district_refusal
+from codesvc.messages import t
 from codesvc.schemas.events import Item, LabRecordEvent, PersonByRef
 from codesvc.service import audit_log, authority, stored_status
 from codesvc.service.events import Checked, Rejected, as_sent_by, digest
@@ -33,7 +34,7 @@ class Outcome:
     event_id: str | None
     status: Literal["accepted", "duplicate", "rejected"] = "accepted"
     error: str | None = None
-    errors: dict[str, str] | None = None
+    errors: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -56,7 +57,7 @@ def accept(item: Item, index: int, sender: Principal, now: datetime) -> Candidat
     """Everything that can be said about one validated event without the database."""
     sent = item.sent
     if sent is None:
-        raise Rejected(item.error or "invalid event", item.errors)
+        raise Rejected(item.error or t("invalid event"), item.errors)
     event = as_sent_by(sender, sent.fact())
     if isinstance(sent, LabRecordEvent):
         lab = {"name": sent.data.name, "phone": sent.data.phone}

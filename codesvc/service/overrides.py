@@ -14,12 +14,16 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from codesvc.messages import Text, t
 from codesvc.service import audit_log, stored_status
 from codesvc.service.ingest import append_for
 from codesvc.service.persons import Person
 from codesvc.state.colors import Color
 from codesvc.state.events import Override, format_time
 from codesvc.state.rules import Rules
+
+#: A proposal's status as a caller reads it.
+_STATUS = {"proposed": t("proposed"), "approved": t("approved"), "rejected": t("rejected")}
 
 #: The window in which one member's proposals are counted for the alarm.
 ALARM_WINDOW = timedelta(hours=1)
@@ -28,7 +32,7 @@ ALARM_WINDOW = timedelta(hours=1)
 class OverrideError(Exception):
     """A refused override action; `detail` is safe to show the caller."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: Text) -> None:
         super().__init__(detail)
         self.detail = detail
 
@@ -209,11 +213,14 @@ async def reject(
         proposal = await _locked(conn, override_id)
         if proposal.proposed_by == member.sub:
             raise OverrideForbidden(
-                "You proposed this override; a different commission member decides on it."
+                t("You proposed this override; a different commission member decides on it.")
             )
         if proposal.status != "proposed":
             raise OverrideConflict(
-                f"This proposal was already {proposal.status}; nothing was changed."
+                t(
+                    "This proposal was already {status}; nothing was changed.",
+                    status=_STATUS[proposal.status],
+                )
             )
         row = await conn.fetchrow(
             f"""WITH o AS (
@@ -251,30 +258,41 @@ async def _locked(conn: asyncpg.Connection, override_id: str) -> Proposal:
         override_id,
     )
     if row is None:
-        raise OverrideNotFound("No such override proposal; list the open ones at /v1/overrides.")
+        raise OverrideNotFound(
+            t("No such override proposal; the open ones are in the list of overrides.")
+        )
     return _proposal(row)
 
 
 def _check_approvable(proposal: Proposal, member: audit_log.Actor, now: datetime) -> None:
     if proposal.proposed_by == member.sub:
         raise OverrideForbidden(
-            "You proposed this override; a different commission member must approve it."
+            t("You proposed this override; a different commission member must approve it.")
         )
     if proposal.status == "rejected":
         raise OverrideConflict(
-            f"This proposal was rejected by {proposal.rejected_by}: "
-            f"{proposal.rejection_reason} To set the colour, propose it again."
+            t(
+                "This proposal was rejected by {member}: {reason} To set the colour, propose "
+                "it again.",
+                member=proposal.rejected_by,
+                reason=proposal.rejection_reason,
+            )
         )
     if proposal.status != "proposed":
         raise OverrideConflict(
-            f"This override was already approved by another member at "
-            f"{format_time(proposal.approved_at or now)} and is in force; to change the "
-            "colour, propose a new override."
+            t(
+                "This override was already approved by another member at {at} and is in "
+                "force; to change the colour, propose a new override.",
+                at=format_time(proposal.approved_at or now),
+            )
         )
     if proposal.until is not None and proposal.until <= now:
         raise OverrideConflict(
-            f"This proposal would have ended at {format_time(proposal.until)}, which has "
-            "passed; propose it again with a later until."
+            t(
+                "This proposal would have ended at {until}, which has passed; propose it "
+                "again with a later until.",
+                until=format_time(proposal.until),
+            )
         )
 
 

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 import asyncpg
 
 from codesvc.appeals.machine import Actor
+from codesvc.messages import Text, t
+from codesvc.schemas.errors import summary
 from codesvc.schemas.events import Fact
 from codesvc.schemas.fields import MAX_TEXT
 from codesvc.service import authority, stored_status
@@ -42,17 +44,18 @@ async def events_for(
     """
     if not corrections.void and not corrections.add:
         raise AppealInvalid(
-            "A corrected appeal needs corrections: event ids to void, events to add, or both.",
-            {"corrections": "give void, add or both"},
+            t("A corrected appeal needs corrections: event ids to void, events to add, or both."),
+            {"corrections": t("give void, add or both")},
         )
-    errors: dict[str, str] = {}
+    errors: dict[str, Text] = {}
     voids = await _voids(conn, appeal, corrections.void, errors)
     added = await _additions(conn, corrections.add, now, errors)
     if not errors:
         await _within_authority(conn, appeal, actor, added, errors)
     if errors:
-        summary = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:3])
-        raise AppealInvalid(f"The corrections cannot be written — {summary}.", errors)
+        raise AppealInvalid(
+            t("The corrections cannot be written — {fields}.", fields=summary(errors)), errors
+        )
     events: list[Event] = [c.event for c in added.values()]
     if voids:
         reason = note.strip()
@@ -64,7 +67,7 @@ async def events_for(
 
 
 async def _voids(
-    conn: asyncpg.Connection, appeal: Appeal, given: Sequence[str], errors: dict[str, str]
+    conn: asyncpg.Connection, appeal: Appeal, given: Sequence[str], errors: dict[str, Text]
 ) -> list[str]:
     ids: dict[str, int] = {}
     for index, event_id in enumerate(given):
@@ -77,18 +80,18 @@ async def _voids(
     for event_id, index in ids.items():
         row = found.get(event_id)
         if row is None or row["person_id"] != appeal.person_id:
-            errors[f"corrections.void.{index}"] = "not an event of the appellant"
+            errors[f"corrections.void.{index}"] = t("not an event of the appellant")
         elif row["kind"] in UNVOIDABLE:
             errors[f"corrections.void.{index}"] = (
-                "an override ends only by another approved override"
+                t("an override ends only by another approved override")
                 if row["kind"] == "override"
-                else "a correction cannot be voided; add the event again instead"
+                else t("a correction cannot be voided; add the event again instead")
             )
     return list(ids)
 
 
 async def _additions(
-    conn: asyncpg.Connection, facts: Sequence[Fact], now: datetime, errors: dict[str, str]
+    conn: asyncpg.Connection, facts: Sequence[Fact], now: datetime, errors: dict[str, Text]
 ) -> dict[int, Checked]:
     """The added facts by their place in ``add``, each checked as any sender's event is."""
     added: dict[int, Checked] = {}
@@ -101,13 +104,13 @@ async def _additions(
             errors.update({f"{where}.{k}": v for k, v in (exc.errors or {}).items()})
     ids = [c.event.event_id for c in added.values()]
     if len(set(ids)) != len(ids):
-        errors["corrections.add"] = "each added event needs its own event_id"
+        errors["corrections.add"] = t("each added event needs its own event_id")
     taken = await conn.fetch(
         "SELECT event_id::text FROM events WHERE event_id = ANY($1::uuid[])", ids
     )
     for row in taken:
         index = next(i for i, c in added.items() if c.event.event_id == row["event_id"])
-        errors[f"corrections.add.{index}.event_id"] = "already used; choose a new UUID"
+        errors[f"corrections.add.{index}.event_id"] = t("already used; choose a new UUID")
     return added
 
 
@@ -116,7 +119,7 @@ async def _within_authority(
     appeal: Appeal,
     actor: Actor,
     added: Mapping[int, Checked],
-    errors: dict[str, str],
+    errors: dict[str, Text],
 ) -> None:
     district = await conn.fetchval(
         "SELECT district FROM persons WHERE person_id = $1", appeal.person_id

@@ -11,7 +11,7 @@ import asyncpg
 from codesvc.appeals import rules as appeal_rules
 from codesvc.appeals.machine import SYSTEM, Actor, AppealConflict
 from codesvc.appeals.rules import AppealPolicy, Category
-from codesvc.messages import t
+from codesvc.messages import Text, t
 from codesvc.service import audit_log, stored_status
 from codesvc.service.appeals.corrections import recompute
 from codesvc.service.appeals.moves import move, record_transition
@@ -44,7 +44,7 @@ async def file(
         filing.category, filing.description, filing.evidence, filing.disputed_event_id, policy
     )
     if errors:
-        raise AppealInvalid("The appeal cannot be filed as it is; fix the fields named.", errors)
+        raise AppealInvalid(t("The appeal cannot be filed as it is; fix the fields named."), errors)
     citizen = Actor("citizen", person.person_ref)
     async with conn.transaction():
         # The person's status row serialises their filings, so the limits hold under races.
@@ -95,9 +95,13 @@ async def _check_limit(
     if appeal_rules.limit_reached(times, now, policy):
         wait = times[len(times) - policy.daily_limit] + policy.daily_window - now
         raise TooManyAppeals(
-            f"You have filed {len(times)} appeals in the last "
-            f"{_hours(policy.daily_window)} hours, the most allowed; you can file another "
-            f"after {format_time(now + wait)}. Your open appeals are still being worked.",
+            t(
+                "You have filed {count} appeals in the last {hours} hours, the most allowed; "
+                "you can file another after {after}. Your open appeals are still being worked.",
+                count=len(times),
+                hours=_hours(policy.daily_window),
+                after=format_time(now + wait),
+            ),
             wait,
         )
 
@@ -115,9 +119,11 @@ async def _disputed(conn: asyncpg.Connection, person: Person, event_id: str) -> 
     )
     if row is None or row["person_id"] != person.person_id:
         raise AppealInvalid(
-            "The disputed event is not on your record; give the event_id shown with the "
-            "reason for your colour.",
-            {"disputed_event_id": "not an event on your record"},
+            t(
+                "The disputed event is not on your record; give the event_id shown with the "
+                "reason for your colour."
+            ),
+            {"disputed_event_id": t("not an event on your record")},
         )
     open_one = await conn.fetchval(
         """SELECT appeal_id FROM appeals WHERE person_id = $1 AND disputed_event_id = $2
@@ -132,7 +138,7 @@ async def _disputed(conn: asyncpg.Connection, person: Person, event_id: str) -> 
     return reported_by
 
 
-def _already_open(event_id: str | None, appeal_id: str | None = None) -> str:
+def _already_open(event_id: str | None, appeal_id: str | None = None) -> Text:
     return t(
         "You already have an open appeal ({appeal}) about this record; follow it under "
         "your appeals, or withdraw it before filing again.",

@@ -13,6 +13,7 @@ from datetime import datetime
 import asyncpg
 
 from codesvc.appeals.machine import TERMINAL, Actor, AppealForbidden, AppealState, advance
+from codesvc.messages import t
 from codesvc.service import audit_log, notifications
 from codesvc.service.appeals.corrections import events_for, recompute
 from codesvc.service.appeals.rows import (
@@ -64,7 +65,7 @@ async def add_note(
 ) -> Appeal:
     """A verification note: internal to staff and commission, or meant for the citizen."""
     if actor.role not in ("staff", "commission"):
-        raise AppealForbidden("only staff and the commission write notes on an appeal")
+        raise AppealForbidden(t("only staff and the commission write notes on an appeal"))
     async with conn.transaction():
         appeal = await locked(conn, appeal_id, actor)
         row = await conn.fetchrow(
@@ -112,9 +113,11 @@ async def resolve(
         if outcome == "upheld":
             if corrections.void or corrections.add:
                 raise AppealInvalid(
-                    "An upheld appeal changes no record; leave out corrections, or resolve "
-                    "it as corrected.",
-                    {"corrections": "not allowed when upheld"},
+                    t(
+                        "An upheld appeal changes no record; leave out corrections, or "
+                        "resolve it as corrected."
+                    ),
+                    {"corrections": t("not allowed when upheld")},
                 )
         else:
             events = await events_for(conn, appeal, actor, corrections, note, now)

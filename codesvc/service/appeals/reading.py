@@ -13,6 +13,7 @@ import asyncpg
 
 from codesvc.appeals import rules as appeal_rules
 from codesvc.appeals.machine import OPEN, Actor, AppealState
+from codesvc.messages import t
 from codesvc.service import audit_log
 from codesvc.service.appeals.rows import (
     APPEAL_COLUMNS,
@@ -72,8 +73,11 @@ async def queue(
     if actor.role == "staff":
         if district is not None and district != actor.district:
             raise AppealNotFound(
-                f"Staff see only their own district's queue ({actor.district}); "
-                "leave out district or give yours."
+                t(
+                    "Staff see only their own district's queue ({district}); leave out "
+                    "district or give yours.",
+                    district=actor.district,
+                )
             )
         district = actor.district
     sql, args = queue_statement(query, district, now)

@@ -10,7 +10,7 @@ import asyncpg
 
 from codesvc.appeals.machine import OPEN, Actor, AppealError, AppealState, can_view
 from codesvc.appeals.rules import AppealPolicy
-from codesvc.messages import t
+from codesvc.messages import Text, t
 from codesvc.schemas.events import Fact
 from codesvc.service import audit_log
 from codesvc.settings import Settings
@@ -34,7 +34,7 @@ class AppealNotFound(AppealError):
 class AppealInvalid(AppealError):
     """The request cannot be carried out as given; `errors` names each field (HTTP 422)."""
 
-    def __init__(self, detail: str, errors: Mapping[str, str] | None = None) -> None:
+    def __init__(self, detail: Text, errors: Mapping[str, Text] | None = None) -> None:
         super().__init__(detail)
         self.errors = dict(errors or {})
 
@@ -42,7 +42,7 @@ class AppealInvalid(AppealError):
 class TooManyAppeals(AppealError):
     """The citizen filed as many appeals as a day allows (HTTP 429)."""
 
-    def __init__(self, detail: str, retry_after: timedelta) -> None:
+    def __init__(self, detail: Text, retry_after: timedelta) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
 
