@@ -10,7 +10,6 @@ from typing import Annotated, Any, cast
 
 import asyncpg
 import orjson
-import segno
 from aiohttp import web
 from pydantic import Discriminator, Field, RootModel, Tag
 
@@ -22,7 +21,7 @@ from codesvc.api.middleware import find_primary, observed, problem_for, request_
 from codesvc.api.problems import Problem, too_many
 from codesvc.api.routing import Reply, Routes, read_body
 from codesvc.api.secrets import ID_SECRET
-from codesvc.codes import CodeRejected
+from codesvc.codes import CodeRejected, qr
 from codesvc.codes.keystore import KEYS_CHANNEL, ensure_key, load_keys
 from codesvc.codes.ring import MAX_CODE, REFUSED, KeyRing
 from codesvc.codes.sealing import CodeSecrets, code_secret
@@ -41,9 +40,6 @@ SCANS_ROUTE = "/v1/scans"
 
 #: Statements in flight at once for scan groups (connections of the scans pool).
 SCAN_LANES = 2
-#: The QR mask is fixed: choosing the best of eight costs ~20 ms of CPU per code, a
-#: fixed one ~5 ms, and phone cameras read either.
-QR_MASK = 0
 
 
 class CodeOut(Out):
@@ -153,14 +149,13 @@ async def my_code(request: web.Request) -> Reply[CodeOut]:
     issued = request.app[DOOR].ring.issue(
         person.person_id, status.color.value, at, at, request.app[SETTINGS].code_ttl
     )
-    qr = segno.make(issued.code, error="m", mask=QR_MASK)
     answer = CodeOut(
         code=issued.code,
         color=cast(Color, issued.color),
         as_of=issued.at,
         expires_at=issued.expires_at,
         kid=issued.kid,
-        qr_svg=qr.svg_inline(scale=4, title=f"health code: {issued.color}"),
+        qr_svg=qr.svg(issued.code, f"health code: {issued.color}"),
     )
     # The QR drawing is most of it and shrinks to a fifth: on a slow phone that is the
     # difference between a code in one second and not (SPEC §9).
