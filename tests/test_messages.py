@@ -5,9 +5,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from codesvc.messages import ZH, language, placeholders, t
+from tests.builders import id_number
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +60,70 @@ async def test_field_errors_follow_accept_language(city):
     assert resp.status == 422
     assert body["detail"].startswith("部分字段无效")
     assert body["errors"]["district"] == "须为 6 位行政区划代码，例如 310101"
+
+
+async def _asked(api, method: str, path: str, headers: dict[str, str], lang: str | None, **kw):  # type: ignore[no-untyped-def]
+    """A request as a browser or a door sends it: with ``Accept-Language: lang``, or with
+    none at all (the service's default)."""
+    headers = {**headers, **({"Accept-Language": lang} if lang else {})}
+    url = api.client.make_url(path)
+    async with (
+        aiohttp.ClientSession() as plain,  # without the test client's default headers
+        plain.request(method, url, headers=headers, **kw) as answer,
+    ):
+        return answer.status, await answer.json()
+
+
+async def test_a_refusal_from_each_area_comes_in_chinese_unless_english_is_asked(city):
+    api, ref = city.api, await city.register()
+    citizen = api.auth("citizen", ref)
+    evidence = {"lab_id": "LAB-9", "sample_id": "S-404"}
+    body = {"category": "missing_test_result", "description": "My test is missing.",
+            "evidence": evidence}  # fmt: skip
+    filed = await api.client.post("/v1/appeals", json=body, headers=citizen)
+    assert filed.status == 201, await filed.text()
+    withdraw = f"/v1/appeals/{(await filed.json())['appeal_id']}/withdraw"
+    assert (await api.client.post(withdraw, headers=citizen)).status == 200
+    alice = api.auth("commission", "member-alice")
+    proposed = await api.client.post(
+        "/v1/overrides", json={"person_ref": ref, "color": "red", "reason": "A cluster."},
+        headers=alice,
+    )  # fmt: skip
+    approve = f"/v1/overrides/{(await proposed.json())['override_id']}/approve"
+    refusals = {
+        "appeal": ("POST", withdraw, citizen, 409, {
+            "zh": "现在无法撤回这项申诉：申诉已撤回；已撤回的申诉不能再撤回。"
+                  "请刷新查看其当前状态。",
+            "en": "You cannot withdraw this appeal now: appeal is withdrawn; a withdrawn appeal "
+                  "cannot be withdrawn. Reload it to see where it stands.",
+        }),
+        "override": ("POST", approve, alice, 403, {
+            "zh": "这项人工设定是您提出的，须由另一名委员批准。",
+            "en": "You proposed this override; a different commission member must approve it.",
+        }),
+        "venue": ("POST", "/v1/venues/cafe-7/reinstate", api.auth("commission"), 404, {
+            "zh": "场所 cafe-7 未被停用，无需恢复。",
+            "en": "Venue cafe-7 is not revoked; there is nothing to reinstate.",
+        }),
+    }  # fmt: skip
+    for area, (method, path, headers, status, said) in refusals.items():
+        for lang, expected in ((None, said["zh"]), ("en", said["en"]), ("zh-CN", said["zh"])):
+            got, problem = await _asked(api, method, path, headers, lang)
+            assert (area, got, problem["detail"]) == (area, status, expected)
+    # A door that scans id cards faster than its limit is told so in its reader's language.
+    for venue, lang, expected in (
+        ("gate-3", None, "场所 gate-3 刷身份证次数过多；请改扫本人的健康码，"
+                         "或稍候再刷下一张身份证。"),
+        ("gate-4", "en", "Venue gate-4 has made too many id-card scans; scan the person's "
+                         "code instead, or wait before the next id card."),
+    ):  # fmt: skip
+        door = api.auth("scanner", venue)
+        answers = [await _asked(api, "POST", "/v1/scans", door, lang,
+                                json={"id_number": id_number()}) for _ in range(12)]  # fmt: skip
+        limited = [problem for status, problem in answers if status == 429]
+        assert [status for status, _ in answers][:1] == [404]  # unknown card, then the limit
+        assert limited, answers
+        assert limited[0]["detail"] == expected
 
 
 def _messages_in_code() -> dict[str, str]:
