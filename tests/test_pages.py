@@ -6,8 +6,11 @@ Each test leaves screenshots of the states it reached in its tmp_path (``*.png``
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
+import json
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -350,6 +353,35 @@ async def test_scanner_shows_the_colour_and_masked_name_and_says_why_it_cannot(d
     await expect(page.locator("#display .headline")).to_contain_text("令牌已失效")
     await expect(page.locator("#display .detail")).to_contain_text("已被吊销")
     await shots.take(page, "scanner-revoked")
+
+
+async def test_the_scanner_in_chinese_shows_the_services_refusal_in_chinese(door, page):
+    """What the service says about a refused code reaches the door in the page's language,
+    whatever the browser's own: no English in the text under the headline."""
+    api, city = door.api, door.city
+    ref, _ = await register(city, "李四")
+    code = await code_of(api, ref)
+    await open_scanner(page, api)
+    screen, detail = page.locator("#door"), page.locator("#display .detail")
+    # The code as someone would forge it: the same seal, a colour of their choosing.
+    header, claims, signature = code.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    payload["color"] = "red" if payload["color"] != "red" else "green"
+    altered = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    forged = f"{header}.{altered}.{signature}"
+    await scan(page, forged)
+    await expect(screen).to_have_attribute("data-state", "refused")
+    await expect(detail).to_have_text("此健康码已被篡改或伪造，不能凭此放行。")
+    await expect(page.locator("#display .headline .zh")).to_contain_text("码无效")
+    door.clock.offset = timedelta(minutes=2)
+    await scan(page, code)
+    await expect(screen).to_have_attribute("data-state", "expired")
+    await expect(detail).to_have_text("此健康码已过期，请本人刷新后重扫。")
+    for shown in (
+        await detail.inner_text(),
+        await page.locator("#display .headline .zh").inner_text(),
+    ):
+        assert not re.search("[A-Za-z]", shown), shown
 
 
 async def test_scanner_says_check_by_hand_for_an_id_card_when_the_service_is_gone(
