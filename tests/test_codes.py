@@ -15,6 +15,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import segno
 from aiohttp.test_utils import TestClient, TestServer
 
 from codesvc import codes
@@ -341,3 +342,16 @@ def test_a_code_is_drawn_byte_for_byte_as_segno_draws_it():
     texts += ["short.code", "HEALTH CODE 310101", "健康码" * 20]
     for text in texts:
         assert qr.svg(text, "health code: <red>") == qr.segno_svg(text, "health code: <red>")
+
+
+def test_a_symbol_with_a_row_of_light_modules_is_drawn_as_segno_draws_it():
+    """A row with no dark module (possible, if never seen in a code) moves the path two
+    rows at once; the drawing still matches segno's, for the same modules."""
+    text = "eyJ" + "x" * 320 + ".y.z"
+    version, error = qr._version(len(text))
+    drawn = segno.make(text, error=qr.ERROR, mask=qr.MASK)
+    for row in (30, 31, len(drawn.matrix) - 1):  # two in the middle and the last
+        drawn.matrix[row][:] = bytes(len(drawn.matrix[row]))
+    grid = "|".join("".join("1" if dark else "0" for dark in row) for row in drawn.matrix)
+    ours = qr._draw(grid, qr._symbol(version, error), "health code: green")
+    assert ours == drawn.svg_inline(scale=qr.SCALE, title="health code: green")

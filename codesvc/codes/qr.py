@@ -15,6 +15,7 @@ segno itself. `tests/test_codes.py` holds the two equal over codes of every leng
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ _SHORTEST = 24
 
 _LEVELS = (consts.ERROR_LEVEL_M, consts.ERROR_LEVEL_Q, consts.ERROR_LEVEL_H)
 _ALPHANUMERIC = frozenset(consts.ALPHANUMERIC_CHARS.decode("ascii"))
-_RUNS = re.compile("0+|1+")
+_RUNS = re.compile(r"0*\|0*|0+|1+")
 #: The path's pieces within a row, by the run they draw (a symbol is at most 177 wide).
 _PIECES = {"0" * n: f"m{n} 0" for n in range(1, 178)} | {"1" * n: f"h{n}" for n in range(1, 178)}
 
@@ -60,8 +61,7 @@ def svg(text: str, title: str) -> str:
     if found is None:
         return segno_svg(text, title)  # too long for any symbol: segno says so
     symbol = _symbol(*found)
-    grid = symbol.modules(_codewords(data, *found))
-    return _draw(grid, symbol.width, title)
+    return _draw(symbol.modules(_codewords(data, *found)), symbol, title)
 
 
 def segno_svg(text: str, title: str) -> str:
@@ -155,13 +155,17 @@ class _Symbol:
     places: int
     #: the mask over those modules, as one integer (first placed bit highest)
     mask: int
-    #: the fixed modules (finders, timing, alignment, format, version) as '0'/'1', row-major
+    #: the fixed modules (finders, timing, alignment, format, version) as '0'/'1', row-major,
+    #: then the rows' separator
     fixed: str
-    #: for each module, row-major: where its value is in (placed bits + fixed)
+    #: for each module, row by row with a separator between rows: where its value is in
+    #: (placed bits + fixed)
     gather: Callable[[str], tuple[str, ...]]
+    #: the path's pieces by the run of modules they draw (see `_draw`)
+    pieces: dict[str, str]
 
     def modules(self, codewords: bytes) -> str:
-        """The symbol's modules, row-major, as a string of '0' and '1'."""
+        """The symbol's modules as '0' and '1', the rows separated by '|'."""
         bits = int.from_bytes(codewords) << (self.places - 8 * len(codewords))
         placed = format(bits ^ self.mask, f"0{self.places}b")
         return "".join(self.gather(placed + self.fixed))
@@ -182,16 +186,22 @@ def _symbol(version: int, error: int) -> _Symbol:
     # Format information differs by mask; the mask is fixed, so this symbol is for it.
     encoder.add_format_info(matrix, version, error, MASK)
     encoder.add_version_info(matrix, version)
-    fixed = "".join("1" if v else "0" for row in matrix for v in row)
+    fixed = "".join("1" if v else "0" for row in matrix for v in row) + "|"
     places = len(order)
-    gather = itemgetter(
-        *(
-            where[(i, j)] if (i, j) in where else places + i * width + j
-            for i in range(width)
-            for j in range(width)
+    separator = places + width * width
+    cells = []
+    for i in range(width):
+        if i:
+            cells.append(separator)
+        cells.extend(
+            where[(i, j)] if (i, j) in where else places + i * width + j for j in range(width)
         )
-    )
-    return _Symbol(width, places, mask, fixed, gather)
+    # Crossing to the next row from t light modules at the end of one to l at the start
+    # of the next moves l + t - width across and one row down.
+    crossings = {
+        "0" * t + "|" + "0" * n: f"m{n + t - width} 1" for t in range(width) for n in range(width)
+    }
+    return _Symbol(width, places, mask, fixed, itemgetter(*cells), _PIECES | crossings)
 
 
 def _placement(matrix: tuple[bytearray, ...], width: int) -> list[tuple[int, int]]:
@@ -213,15 +223,40 @@ def _placement(matrix: tuple[bytearray, ...], width: int) -> list[tuple[int, int
     return order
 
 
-def _draw(grid: str, width: int, title: str) -> str:
-    """segno's SVG of a symbol: one path of horizontal runs of dark modules, each move
-    relative to where the last run ended. Within a row, a gap of g light modules and a run
-    of k dark ones are always ``m{g} 0`` and ``h{k}``: looked up, not formatted."""
+def _draw(grid: str, symbol: _Symbol, title: str) -> str:
+    """segno's SVG of a symbol: one path of horizontal runs of dark modules."""
+    size = (symbol.width + 2 * BORDER) * SCALE
+    return (
+        f'<svg width="{size}" height="{size}" class="segno"><title>{escape(title)}</title>'
+        f'<path transform="scale({SCALE})" class="qrline" stroke="#000" '
+        f'd="{_path(grid, symbol)}"/></svg>'
+    )
+
+
+def _path(grid: str, symbol: _Symbol) -> str:
+    """The runs of dark modules, each move relative to where the last run ended.
+
+    A gap of g light modules within a row is always ``m{g} 0``, a run of k dark ones
+    ``h{k}``, and the way from one row to the next depends only on the light modules at
+    either side: every piece is looked up, not formatted. A symbol starts dark (a finder
+    pattern); a row with no dark module at all (a move of two rows, never seen in a code
+    but possible) sends the symbol to be drawn row by row.
+    """
+    runs = _RUNS.findall(grid.rstrip("0|"))
+    if runs and runs[0][0] == "1":
+        with contextlib.suppress(KeyError):
+            start = f"M{BORDER} {BORDER}.5h{len(runs[0])}"
+            return start + "".join(map(symbol.pieces.__getitem__, runs[1:]))
+    return _path_by_rows(grid.split("|"))
+
+
+def _path_by_rows(rows: list[str]) -> str:
+    """The same path as `_path`, worked out one row at a time."""
     parts = []
     x = 0
     last = -1
-    for r in range(width):
-        row = grid[r * width : (r + 1) * width].rstrip("0")
+    for r, row in enumerate(rows):
+        row = row.rstrip("0")
         if not row:
             continue
         start = len(row) - len(row.lstrip("0"))
@@ -233,9 +268,4 @@ def _draw(grid: str, width: int, title: str) -> str:
             parts.append(f"m{at - x} {r - last}h{len(runs[0])}")
         parts.extend(map(_PIECES.__getitem__, runs[1:]))
         x, last = len(row) + BORDER, r
-    size = (width + 2 * BORDER) * SCALE
-    return (
-        f'<svg width="{size}" height="{size}" class="segno"><title>{escape(title)}</title>'
-        f'<path transform="scale({SCALE})" class="qrline" stroke="#000" d="{"".join(parts)}"/>'
-        "</svg>"
-    )
+    return "".join(parts)
