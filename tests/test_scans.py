@@ -277,3 +277,41 @@ async def test_scans_get_503_with_retry_after_while_the_database_is_down(setting
             await asyncio.sleep(0.1)
         else:
             raise AssertionError("scans did not recover when the database came back")
+
+
+async def test_scans_of_people_a_running_job_has_yet_to_reach_show_the_colour_now(
+    settings, keys, conn
+):
+    """A listing's job that has not started yet leaves the stored colours behind; scans
+    arriving together at the door show each person's colour as it is now, and record it."""
+    app = create_app(dataclasses.replace(settings, scan_group_ms=200), background=False)
+    async with TestClient(TestServer(app)) as client:
+        api = Api(client, keys)
+        people = [await register(api, name) for name in ("张三", "李四", "王五", "赵六")]
+        areas = ["440306", "440306", "440306", "510107"]
+        when = datetime.now(UTC) - timedelta(days=10)
+        resp = await api.client.post(
+            "/v1/events",
+            json={
+                "events": [
+                    arrival(when, {"person_ref": ref}, area=area)
+                    for (ref, _), area in zip(people, areas, strict=True)
+                ]
+            },
+            headers=api.auth("feeder"),
+        )
+        assert {r["status"] for r in (await resp.json())["results"]} == {"accepted"}
+        listed = await api.client.put(
+            "/v1/risk-areas/440306",
+            json={"level": "high", "valid_from": (when - timedelta(days=1)).isoformat()},
+            headers=api.auth("commission"),
+        )
+        assert listed.status == 200, await listed.text()
+        # No worker runs here: every stored colour is still the one before the listing.
+        assert set(await conn.fetchval("SELECT array_agg(color) FROM statuses")) == {"yellow"}
+        codes = [await code_of(api, ref) for ref, _ in people]
+        answers = await asyncio.gather(*(scan(api, code=code) for code in codes))
+        shown = [(await a.json())["color"] for a in answers]
+        assert shown == ["red", "red", "red", "yellow"]
+        recorded = await conn.fetch("SELECT color FROM scans ORDER BY scanned_at, scan_id")
+        assert sorted(r["color"] for r in recorded) == sorted(shown)

@@ -268,13 +268,15 @@ class ScanRecorder:
         at: datetime,
         as_of: str,
     ) -> None:
-        """People whose deadline passed before the sweeper moved them: evaluate them now."""
-        colors = []
+        """People whose deadline passed before the sweeper moved them, or whom a running
+        job has yet to reach: evaluate them now, all of the group's at once."""
+        people = [row["person_id"] for _, row in due]
         async with self.read_pool.acquire(timeout=SCAN_TIMEOUT) as reader:
-            for _, row in due:
-                status = await stored_status.current(reader, row["person_id"], self.rules, at)
-                assert status is not None  # found by the group statement; never deleted
-                colors.append(status.color.value)
+            statuses = await stored_status.evaluate_now(
+                reader, people, self.rules, at, explained=False
+            )
+        # Each was found by the group statement, and nobody is ever deleted.
+        colors = [statuses[pid].color.value for pid in people]
         await conn.execute(
             _RECORD_SQL,
             [ids[i] for i, _ in due],

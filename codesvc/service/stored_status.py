@@ -135,15 +135,29 @@ async def load_world(
 
 
 async def current(
-    conn: asyncpg.Connection, person_id: int, rules: Rules, now: datetime
+    conn: asyncpg.Connection, person_id: int, rules: Rules, now: datetime, *, explained: bool = True
 ) -> Status | None:
     """A status read: the stored facts evaluated at ``now``, so no passed deadline is ever
-    shown; None for a person with no status row."""
-    state = (await facts(conn, [person_id])).get(person_id)
-    if state is None:
-        return None
-    world = await load_world(conn, [state], rules)
-    return evaluate(state, world, now)
+    shown; None for a person with no status row. Without ``explained``, no reasons."""
+    found = await evaluate_now(conn, [person_id], rules, now, explained=explained)
+    return found.get(person_id)
+
+
+async def evaluate_now(
+    conn: asyncpg.Connection,
+    person_ids: Sequence[int],
+    rules: Rules,
+    now: datetime,
+    *,
+    explained: bool = True,
+) -> dict[int, Status]:
+    """The statuses of these people at ``now``, from their stored facts: one round trip
+    for their facts and one for what of the world can touch them, however many they are."""
+    states = await facts(conn, person_ids)
+    if not states:
+        return {}
+    world = await load_world(conn, states.values(), rules)
+    return {pid: evaluate(state, world, now, explained=explained) for pid, state in states.items()}
 
 
 async def create(conn: asyncpg.Connection, people: Sequence[Newcomer], rules: Rules) -> None:
