@@ -52,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser(
         "worker",
-        help="run the background work alone (sweeper, key rotation, partitions), for a "
-        "deployment that places it on its own machine",
+        help="run the background work alone (sweeper, city-wide jobs, key rotation, "
+        "partitions, audit checkpoints), for a deployment that places it on its own machine",
     )
     worker.set_defaults(command=cmd_worker)
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from datetime import UTC, datetime
 
 import pytest
 
-from tests.readme_tour import INSTANT, README, commands, normalize, run, tour_block
+from codesvc.cli import build_parser
+from codesvc.settings import ENV_PREFIX, Settings
+from codesvc.state.rules import Rules
+from tests import readme_tables
+from tests.readme_tour import INSTANT, README, ROOT, commands, normalize, run, tour_block
 
 
 async def test_the_readme_tour_prints_what_the_readme_shows(db_url, tmp_path):
@@ -58,3 +63,98 @@ def test_the_tour_compares_the_same_whatever_the_date(now):
     assert as_of is not None
     since_now = outputs[status].replace("2022-02-08T02:00:00+00:00", as_of.group(1), 1)
     assert normalize(since_now) != normalize(pairs[status][1])
+
+
+def configuration_table() -> dict[str, str]:
+    """Each variable the README's configuration table names, with its default as written."""
+    documented: dict[str, str] = {}
+    for names_cell, default_cell, meaning in readme_tables.table(
+        readme_tables.section(README.read_text(), "Configuration")
+    ):
+        names = readme_tables.code_spans(names_cell)
+        defaults = default_cell.split(", ") if len(names) > 1 else [default_cell]
+        if len(defaults) == 1:
+            defaults *= len(names)
+        assert len(defaults) == len(names), f"{names_cell}: one default for each variable"
+        assert meaning, f"{names_cell}: says what it means"
+        for name, default in zip(names, defaults, strict=True):
+            assert name not in documented, f"{name} is listed twice"
+            documented[name] = default.strip()
+    return documented
+
+
+def shows(written: str, default: object) -> bool:
+    """Whether the README's default column says ``default``."""
+    if written in ("empty", "generated") or "CODESVC_HOME/" in written:
+        return default == ""  # made or found under the data directory at start
+    if written == "`sql/` of the checkout":
+        return default == ROOT / "sql"
+    spans = readme_tables.code_spans(written)
+    if len(spans) != 1:
+        return False
+    text = spans[0]
+    if isinstance(default, int | float):
+        return float(text) == float(default)
+    return text == str(default)
+
+
+def test_the_configuration_table_lists_exactly_the_settings():
+    documented = configuration_table()
+    settings = {
+        ENV_PREFIX + f.name.upper(): f.default
+        for f in dataclasses.fields(Settings)
+        if f.name != "rules"
+    }
+    assert set(documented) - {f"{ENV_PREFIX}RULE_<NAME>"} == set(settings)
+    wrong = {
+        name: (documented[name], default)
+        for name, default in settings.items()
+        if not shows(documented[name], default)
+    }
+    assert wrong == {}, "README default differs from codesvc/settings.py"
+
+
+def test_every_environment_variable_the_code_reads_is_documented():
+    documented = configuration_table()
+    rules = {f.name for f in dataclasses.fields(Rules)}
+    package = ROOT / "codesvc"
+    named: set[str] = set()
+    for path in package.rglob("*"):
+        if path.suffix in (".py", ".js", ".html"):
+            named |= set(re.findall(r"CODESVC_[A-Z0-9_]+", path.read_text()))
+    assert len(named) > 5
+    for name in sorted(named):
+        if name.startswith(f"{ENV_PREFIX}RULE_"):
+            rule = name.removeprefix(f"{ENV_PREFIX}RULE_").lower()
+            assert rule == "" or rule in rules, f"{name} names no rule"
+            assert f"{ENV_PREFIX}RULE_<NAME>" in documented
+        else:
+            assert name in documented, f"{name} is read in codesvc/ but not in the README"
+    # The table's example rule is one the rules know.
+    for example in re.findall(r"CODESVC_RULE_([A-Z_]+)=", README.read_text()):
+        assert example.lower() in rules, example
+
+
+def test_the_command_line_table_is_the_parser():
+    written = [
+        usage
+        for row in readme_tables.table(readme_tables.section(README.read_text(), "Command line"))
+        for usage in readme_tables.usages(row[0])
+    ]
+    in_readme = {u.words: u for u in written}
+    assert len(in_readme) == len(written), "a command is listed twice"
+    parsed = {c.words: c for c in readme_tables.commands(build_parser())}
+    assert set(in_readme) == set(parsed)
+    for words, command in parsed.items():
+        usage = in_readme[words]
+        assert usage.options == command.options, f"codesvc {' '.join(words)}: options"
+        assert usage.positionals == command.positionals, f"codesvc {' '.join(words)}: arguments"
+
+
+def test_the_tables_are_read_as_written():
+    """The readers above see what a person sees: a cell with an escaped pipe stays one."""
+    text = "## T\n\n| a | b |\n|---|---|\n| `codesvc x --role a\\|b [--n N] ID` | c |\n"
+    rows = readme_tables.table(readme_tables.section("\n" + text, "T"))
+    assert rows == [["`codesvc x --role a|b [--n N] ID`", "c"]]
+    (usage,) = readme_tables.usages(rows[0][0])
+    assert usage == readme_tables.Usage(("x",), {"--role": True, "--n": False}, 1)
