@@ -95,3 +95,25 @@ def commands(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> li
     }
     positionals = sum(1 for action in parser._actions if not action.option_strings)
     return [Command(words, options, positionals)]
+
+
+#: A route as prose names it: a method, then a path (query, fragment and trailing
+#: punctuation are not part of it).
+ROUTE = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE) (/[^\s`'\"),;?#]*)")
+#: A path in a code span with no method before it.
+PATH = re.compile(r"`(/(?:v1|staff|static)[^\s`?#]*)")
+
+
+def path_matches(template: str, written: str) -> bool:
+    """Whether ``written`` names ``template``: each ``{param}`` is either written as the
+    same ``{param}`` or as a concrete value; every other segment is the same."""
+    want, got = template.strip("/").split("/"), written.rstrip(".:").strip("/").split("/")
+    if len(want) != len(got):
+        return False
+    for w, g in zip(want, got, strict=True):
+        if w.startswith("{"):
+            if (g.startswith("{") and g != w) or not g:
+                return False
+        elif w != g:
+            return False
+    return True

@@ -158,3 +158,52 @@ def test_the_tables_are_read_as_written():
     assert rows == [["`codesvc x --role a|b [--n N] ID`", "c"]]
     (usage,) = readme_tables.usages(rows[0][0])
     assert usage == readme_tables.Usage(("x",), {"--role": True, "--n": False}, 1)
+
+
+def served_routes() -> dict[str, tuple[str, ...] | None]:
+    from codesvc.api.app import ROUTES
+
+    return {f"{op.method} {op.path}": op.roles for r in ROUTES for op in r.operations}
+
+
+def test_the_routes_table_is_the_served_document():
+    served = served_routes()
+    listed: dict[str, tuple[str, ...] | None] = {}
+    api = readme_tables.section(README.read_text(), "HTTP API")
+    for route, who, what in readme_tables.table(api[api.index("### Routes") :]):
+        (name,) = readme_tables.code_spans(route)
+        assert name not in listed, f"{name} is listed twice"
+        assert what, f"{name}: says what it does"
+        listed[name] = None if who == "anyone" else tuple(who.split(", "))
+    assert set(listed) == set(served)
+    wrong = {name: (listed[name], roles) for name, roles in served.items() if listed[name] != roles}
+    assert wrong == {}, "README's 'who' differs from the route's roles"
+
+
+def test_every_route_the_docs_name_is_served():
+    served = served_routes()
+    documents = [README, *sorted((ROOT / "docs").glob("*.md"))]
+    named = []
+    for document in documents:
+        text = document.read_text()
+        named += [(document.name, m[0], m[1]) for m in readme_tables.ROUTE.findall(text)]
+        named += [(document.name, None, path) for path in readme_tables.PATH.findall(text)]
+    assert len(named) > 60
+    unknown = [
+        (where, method, path)
+        for where, method, path in named
+        if not any(
+            readme_tables.path_matches(route.split(" ", 1)[1], path)
+            and method in (None, route.split(" ", 1)[0])
+            for route in served
+        )
+    ]
+    assert unknown == [], "\n".join(map(str, unknown))
+
+
+def test_a_route_is_matched_only_as_written():
+    assert readme_tables.path_matches("/v1/venues/{venue_id}/scans", "/v1/venues/cafe-42/scans")
+    assert readme_tables.path_matches("/v1/venues/{venue_id}/scans", "/v1/venues/{venue_id}/scans")
+    assert not readme_tables.path_matches("/v1/venues/{venue_id}/scans", "/v1/venues/{venue}/scans")
+    assert not readme_tables.path_matches("/v1/venues/{venue_id}/scans", "/v1/venues/scans")
+    assert not readme_tables.path_matches("/v1/venues", "/v1/venue")
