@@ -207,3 +207,29 @@ def test_a_route_is_matched_only_as_written():
     assert not readme_tables.path_matches("/v1/venues/{venue_id}/scans", "/v1/venues/{venue}/scans")
     assert not readme_tables.path_matches("/v1/venues/{venue_id}/scans", "/v1/venues/scans")
     assert not readme_tables.path_matches("/v1/venues", "/v1/venue")
+
+
+def test_the_architecture_names_every_module():
+    text = readme_tables.section(README.read_text(), "Architecture")
+    rows = [
+        row
+        for part in text.split("\n\n")
+        if part.startswith("| module |") or part.startswith("| group |")
+        for row in readme_tables.table(part)
+    ]
+    named = {}
+    for row in rows:
+        module_cell, job = row[-2], row[-1]
+        (module,) = readme_tables.code_spans(module_cell)
+        assert module not in named, f"{module} is listed twice"
+        assert job, f"{module}: says what it does"
+        named[module] = job
+    package = ROOT / "codesvc"
+    for path in package.rglob("*.py"):
+        if path.name in ("__init__.py", "__main__.py"):
+            continue
+        module = path.relative_to(package).as_posix()
+        folder = f"{path.parent.relative_to(package).as_posix()}/"
+        assert module in named or f"`{path.stem}`" in named.get(folder, ""), module
+    for module in named:
+        assert (package / module).exists(), f"{module} is not in codesvc/"
