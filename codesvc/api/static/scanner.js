@@ -64,6 +64,13 @@ const TEXT = {
     as_of: (at) => `核验时间 ${at}`,
     offline_as_of: (s) => `离线核验 — 颜色为 ${s} 秒前的颜色\nchecked offline — colour as of ${s} s ago`,
     offline_refused: "离线核验未通过，请勿放行。",
+    // Why the offline check refused a code, by its reason (English: the check's own words).
+    offline_why: {
+      malformed: "这不是健康码。",
+      forged: "此健康码已被篡改或伪造。",
+      expired: "此健康码已过期，请本人刷新后重扫。",
+      unknown_key: "此健康码的签名密钥不在本设备保存的密钥中。",
+    },
     down: "网络或服务不可用。请查看纸质证明或人工登记。",
     down_id: "离线时无法核验身份证号，请扫健康码或人工核验。",
     down_no_keys: "本设备还没有核验密钥，离线时无法核验。请人工核验。",
@@ -95,6 +102,7 @@ const TEXT = {
     as_of: (at) => `checked at ${at}`,
     offline_as_of: (s) => `checked offline — colour as of ${s} s ago\n离线核验 — 颜色为 ${s} 秒前的颜色`,
     offline_refused: "Refused by the offline check: do not admit on it.",
+    offline_why: {},
     down: "The network or the service is down. Check a paper certificate or register by hand.",
     down_id: "An id number cannot be checked offline: scan the health code, or check by hand.",
     down_no_keys: "This device has no keys to check codes offline yet: check by hand.",
@@ -273,7 +281,8 @@ async function checkOffline(code, mine) {
     if (!(err instanceof CodeRejected)) throw err;
     if (mine !== scans) return;
     const state = err.reason === "expired" ? "expired" : "refused";
-    display(state, { detail: `${err.message}\n${t("offline_refused")}`, stay: ERROR_MS });
+    const why = t("offline_why")[err.reason] || err.message;
+    display(state, { detail: `${why}\n${t("offline_refused")}`, stay: ERROR_MS });
     return;
   }
   if (mine !== scans) return;
