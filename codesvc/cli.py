@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Further subcommands register here (demo, verify, keys, venue) so this module stays small.
+#: Further subcommands register here (``staff``) so this module stays small.
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     cli_staff.register
 ]

@@ -92,9 +92,10 @@ def create_app(
 ) -> web.Application:
     """An application serving ``settings.database_url`` (already resolved and migrated).
 
-    With ``background`` it also runs the background work (sweeper, key rotation,
-    partitions) in its own event loop, as one process alone does; the server processes
-    of ``codesvc serve`` leave that to the worker and pass their wishes to sweep on.
+    With ``background`` it also runs the background work (sweeper, city-wide jobs, key
+    rotation, partitions, audit checkpoints) in its own event loop, as one process alone
+    does; the server processes of ``codesvc serve`` leave that to the worker and pass their
+    wishes to sweep on.
     """
     quiet_malformed_requests()
     malformed.install()
