@@ -13,6 +13,11 @@ Nothing locks ingestion out. Before listing its people the job waits for the
 transactions that were in flight when the change committed (``settle_xids``): a writer
 that evaluated someone under the old listings had locked them, and so held an xid,
 before it read the listings; every writer that starts later reads the new ones.
+
+Kept in one module of about 500 lines on purpose: starting a job, listing its people and
+working its chunks share one protocol (the settle point, the cursor, the claim on the
+job's row, the row versions compared before a write) that is checked more easily in one
+place than across several; `job_processes` holds the one part that stands apart.
 """
 
 from __future__ import annotations
