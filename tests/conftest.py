@@ -2,6 +2,10 @@
 
 ``CODESVC_TEST_DATABASE_URL`` names a server to reuse; otherwise a throwaway cluster is
 started (the same embedded PostgreSQL ``codesvc serve`` uses) and deleted afterwards.
+
+The server's time is the ``clock`` fixture: a test that needs a deadline to pass moves it
+on (``clock.advance(hours=1)``) instead of sleeping, and ``Api.sweep`` runs a round of the
+sweeper at that time instead of waiting for its schedule.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -21,7 +25,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from codesvc import db
 from codesvc.api.app import create_app
-from codesvc.service import partitions
+from codesvc.api.clock import CLOCK
+from codesvc.api.keys import POOL, SETTINGS
+from codesvc.service import partitions, sweeper
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
 
@@ -114,6 +120,26 @@ def keys(settings: Settings) -> AuthKeys:
     return AuthKeys.from_settings(settings)
 
 
+class Clock:
+    """The server's clock in a test: the system's time, moved on by what the test set."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> datetime:
+        """Move the time on (``advance(hours=72)``); returns the new now."""
+        self.offset += timedelta(**delta)
+        return self()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
 @dataclasses.dataclass
 class Api:
     """A real server on a local port with a client and a way to make tokens."""
@@ -133,10 +159,28 @@ class Api:
     def app(self):  # type: ignore[no-untyped-def]
         return self.client.server.app
 
+    async def sweep(self) -> None:
+        """Store every status due at the server's time, as a round of its sweeper does.
+
+        A round the server's own sweeper has under way holds its people's rows, and this
+        one would skip them: wait for it to commit, so that what the test reads next is
+        what was stored.
+        """
+        app = self.app
+        pool, clock = app[POOL], app[CLOCK]
+        while True:
+            await sweeper.sweep_all(pool, app[SETTINGS].rules, clock)
+            async with pool.acquire() as conn, conn.transaction():
+                due = await conn.fetch(
+                    "SELECT 1 FROM statuses WHERE next_change_at <= $1 FOR UPDATE", clock()
+                )
+            if not due:
+                return
+
 
 @pytest.fixture
-async def api(settings: Settings, keys: AuthKeys) -> AsyncIterator[Api]:
-    app = create_app(settings)
+async def api(settings: Settings, keys: AuthKeys, clock: Clock) -> AsyncIterator[Api]:
+    app = create_app(settings, clock)
     async with TestClient(TestServer(app), headers=ENGLISH) as client:
         yield Api(client, keys)
 

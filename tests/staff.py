@@ -1,9 +1,9 @@
-"""Staff and commission accounts for tests, and a service clock a test can move."""
+"""Staff and commission accounts for tests."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pyotp
 from aiohttp.test_utils import TestClient
@@ -12,18 +12,12 @@ from codesvc import db
 from codesvc.api.secrets import totp_seal
 from codesvc.service import accounts
 from codesvc.settings import Settings
+from tests.conftest import Clock
 
 PASSWORD = "correct horse battery staple"
 
-
-class ShiftedClock:
-    """The service's clock, which a test can move forward."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+#: The server's clock a test moves, by the name the page tests know it.
+ShiftedClock = Clock
 
 
 @dataclass(frozen=True)

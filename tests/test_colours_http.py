@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 from tests.builders import ago, arrival, event, negative, positive
@@ -118,25 +117,20 @@ async def test_landing_tests_done_in_time_keep_green(city):
     assert (await city.status(ref))["color"] == "green"
 
 
-async def test_a_deadline_passing_moves_the_code_with_no_new_event(city, conn):
+async def test_a_deadline_passing_moves_the_code_with_no_new_event(city, clock, conn):
     """R6 turns yellow at t + 72 h: the read shows it at once, the sweeper stores it."""
     ref = await city.register()
     me = {"person_ref": ref}
-    deadline = datetime.now(UTC) + timedelta(seconds=4)
+    deadline = clock() + timedelta(hours=1)
     await city.send(arrival(deadline - timedelta(hours=72), me, area="110101"))
     status = await city.status(ref)
     assert status["color"] == "green"
     assert status["next_change_at"] == iso(deadline)
-    await asyncio.sleep((deadline - datetime.now(UTC)).total_seconds() + 0.05)
+    clock.advance(hours=1, seconds=1)
     assert (await city.status(ref))["color"] == "yellow"  # evaluated on read
-    for _ in range(50):  # the sweeper runs every 0.2 s in tests
-        stored = await conn.fetchval(
-            "SELECT color FROM statuses JOIN persons USING (person_id) WHERE person_ref = $1", ref
-        )
-        if stored == "yellow":
-            break
-        await asyncio.sleep(0.1)
-    assert stored == "yellow"
+    stored = "SELECT color FROM statuses JOIN persons USING (person_id) WHERE person_ref = $1"
+    await city.api.sweep()
+    assert await conn.fetchval(stored, ref) == "yellow"
 
 
 async def test_a_backdated_listing_reevaluates_exactly_the_people_it_affects(city):
@@ -171,13 +165,13 @@ async def test_a_backdated_listing_reevaluates_exactly_the_people_it_affects(cit
     assert (await city.status(travelled))["color"] == "green"
 
 
-async def test_a_campaign_turns_the_untested_yellow_until_one_negative_test(city):
+async def test_a_campaign_turns_the_untested_yellow_until_one_negative_test(city, clock):
     tested, untested, elsewhere = (
         await city.register("310104"),
         await city.register("310104"),
         await city.register("310101"),
     )
-    start, end = ago(days=3), datetime.now(UTC) + timedelta(seconds=4)
+    start, end = ago(days=3), clock() + timedelta(hours=1)
     await city.send(negative(ago(hours=5), {"person_ref": tested}))
     campaign = {"districts": ["310104"], "starts_at": iso(start), "ends_at": iso(end)}
     dry = await city.client.post(
@@ -189,14 +183,14 @@ async def test_a_campaign_turns_the_untested_yellow_until_one_negative_test(city
     resp = await city.client.post("/v1/campaigns", json=campaign, headers=city.commission)
     assert resp.status == 201
     assert (await city.status(untested))["next_change_at"] == iso(end)
-    await asyncio.sleep((end - datetime.now(UTC)).total_seconds() + 0.05)
+    clock.advance(hours=1, seconds=1)
     status = await city.status(untested)
     assert status["color"] == "yellow"
     reason = status["reasons"][0]
     assert (reason["rule"], reason["tests_needed"]) == ("R8", 1)
     assert (await city.status(tested))["color"] == "green"
     assert (await city.status(elsewhere))["color"] == "green"
-    await city.send(negative(datetime.now(UTC), {"person_ref": untested}))
+    await city.send(negative(clock(), {"person_ref": untested}))
     assert (await city.status(untested))["color"] == "green"
 
 

@@ -25,8 +25,8 @@ from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys, Principal
 from tests.browser import Shots
 from tests.builders import ago, arrival
-from tests.conftest import Api, City
-from tests.staff import PASSWORD, Member, ShiftedClock, add_account
+from tests.conftest import Api, City, Clock
+from tests.staff import PASSWORD, Member, add_account
 
 pytestmark = pytest.mark.browser
 
@@ -54,7 +54,7 @@ async def chromium() -> AsyncIterator[Browser]:
 class Desk:
     api: Api
     city: City
-    clock: ShiftedClock
+    clock: Clock
     settings: Settings
     browser: Browser
     shots: Shots
@@ -75,9 +75,8 @@ class Desk:
 
 @pytest.fixture
 async def desk(
-    settings: Settings, keys: AuthKeys, chromium: Browser, tmp_path: Path
+    settings: Settings, keys: AuthKeys, chromium: Browser, tmp_path: Path, clock: Clock
 ) -> AsyncIterator[Desk]:
-    clock = ShiftedClock()
     async with TestClient(TestServer(create_app(settings, clock))) as client:
         api = Api(client, keys)
         found = Desk(api, City(api), clock, settings, chromium, Shots(tmp_path))

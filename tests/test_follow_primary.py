@@ -26,8 +26,7 @@ from codesvc.service import venues
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys, Principal
 from tests.builders import arrival, id_number
-from tests.conftest import Api, City
-from tests.test_codes import ShiftedClock
+from tests.conftest import Api, City, Clock
 
 #: Bounds each wait for the service to catch up; reached only when it never does.
 PATIENCE = 30.0
@@ -96,9 +95,10 @@ async def test_a_demoted_server_answers_503_and_its_connections_are_replaced(cit
 
 
 @pytest.fixture
-async def following(settings: Settings, keys: AuthKeys) -> AsyncIterator[tuple[City, ShiftedClock]]:
+async def following(
+    settings: Settings, keys: AuthKeys, clock: Clock
+) -> AsyncIterator[tuple[City, Clock]]:
     """A server on a URL that asks for a read-write host, with a clock the test moves."""
-    clock = ShiftedClock()
     settings = dataclasses.replace(settings, database_url=read_write(settings.database_url))
     async with TestClient(TestServer(create_app(settings, clock))) as client:
         yield City(Api(client, keys)), clock
@@ -125,7 +125,7 @@ async def test_listener_and_sweeper_follow_the_primary_back(following, conn, cap
 
         return seen
 
-    clock.shift = timedelta(hours=2)  # the landing deadline passes while no host takes writes
+    clock.offset = timedelta(hours=2)  # the landing deadline passes while no host takes writes
     city.api.app[SWEEP_NOW].set()
     await eventually(failed("sweep failed"), "the sweeper met the outage")
     await eventually(failed("listening for revocations"), "the listener met the outage")

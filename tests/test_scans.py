@@ -20,7 +20,7 @@ from codesvc.api.app import create_app
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
 from tests.builders import arrival, id_number
-from tests.conftest import Api
+from tests.conftest import Api, Clock
 from tests.netproxy import DatabaseLink
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,8 +28,10 @@ ANSWER_FIELDS = {"color", "name_masked", "as_of", "scan_id"}
 
 
 @contextlib.asynccontextmanager
-async def server(settings: Settings, keys: AuthKeys, **changes: object) -> AsyncIterator[Api]:
-    app = create_app(dataclasses.replace(settings, **changes))  # type: ignore[arg-type]
+async def server(
+    settings: Settings, keys: AuthKeys, clock: Clock | None = None, **changes: object
+) -> AsyncIterator[Api]:
+    app = create_app(dataclasses.replace(settings, **changes), clock or Clock())  # type: ignore[arg-type]
     async with TestClient(TestServer(app)) as client:
         yield Api(client, keys)
 
@@ -138,12 +140,12 @@ async def test_only_scanners_scan(api):
     assert resp.status == 401
 
 
-async def test_scan_never_shows_a_colour_past_its_deadline(settings, keys, conn):
+async def test_scan_never_shows_a_colour_past_its_deadline(settings, keys, clock, conn):
     """R6: an arrival 72 h minus a moment ago turns yellow when the landing window closes,
     with no new event and before the sweeper runs."""
-    async with server(settings, keys, sweep_interval=3600.0) as api:
+    async with server(settings, keys, clock, sweep_interval=3600.0) as api:
         ref, number = await register(api, "李四")
-        deadline = datetime.now(UTC) + timedelta(seconds=3)
+        deadline = clock() + timedelta(seconds=30)  # within the code's minute
         resp = await api.client.post(
             "/v1/events",
             json={"events": [arrival(deadline - timedelta(hours=72), {"person_ref": ref})]},
@@ -160,7 +162,7 @@ async def test_scan_never_shows_a_colour_past_its_deadline(settings, keys, conn)
         )
         assert stored["color"] == "green"
         assert stored["next_change_at"] <= deadline
-        await asyncio.sleep((deadline - datetime.now(UTC)).total_seconds() + 0.1)
+        clock.advance(seconds=31)
         for body in ({"code": code}, {"id_number": number}):
             after = await scan(api, **body)
             answer = await after.json()
@@ -171,8 +173,8 @@ async def test_scan_never_shows_a_colour_past_its_deadline(settings, keys, conn)
             assert recorded == "yellow"
 
 
-async def test_a_venue_is_limited_in_scans_per_second(settings, keys):
-    async with server(settings, keys, scan_rate=2.0) as api:
+async def test_a_venue_is_limited_in_scans_per_second(settings, keys, clock):
+    async with server(settings, keys, clock, scan_rate=2.0) as api:
         ref, _ = await register(api)
         code = await code_of(api, ref)
         answers = [await scan(api, "busy-door", code=code) for _ in range(3)]
@@ -181,7 +183,7 @@ async def test_a_venue_is_limited_in_scans_per_second(settings, keys):
         assert "扫码过于频繁" in (await answers[2].json())["detail"]
         # Another venue has its own bucket.
         assert (await scan(api, "quiet-door", code=code)).status == 200
-        await asyncio.sleep(0.6)
+        clock.advance(seconds=0.6)
         assert (await scan(api, "busy-door", code=code)).status == 200
 
 

@@ -15,8 +15,8 @@ from codesvc.api.app import create_app
 from codesvc.service import accounts, sessions
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys, Principal
-from tests.conftest import Api, City
-from tests.staff import PASSWORD, ShiftedClock, add_account, sign_in
+from tests.conftest import Api, City, Clock
+from tests.staff import PASSWORD, add_account, sign_in
 
 
 @dataclasses.dataclass
@@ -25,13 +25,12 @@ class Desk:
 
     api: Api
     city: City
-    clock: ShiftedClock
+    clock: Clock
     other: TestClient
 
 
 @pytest.fixture
-async def desk(settings: Settings, keys: AuthKeys) -> AsyncIterator[Desk]:
-    clock = ShiftedClock()
+async def desk(settings: Settings, keys: AuthKeys, clock: Clock) -> AsyncIterator[Desk]:
     server = TestServer(create_app(settings, clock))
     async with (
         TestClient(server) as client,

@@ -13,13 +13,13 @@ from codesvc.api.app import create_app
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
 from tests.builders import arrival
-from tests.conftest import Api, City
-from tests.staff import ShiftedClock
+from tests.conftest import Api, City, Clock
 
 
 @pytest.fixture
-async def town(settings: Settings, keys: AuthKeys) -> AsyncIterator[tuple[City, ShiftedClock]]:
-    clock = ShiftedClock()
+async def town(
+    settings: Settings, keys: AuthKeys, clock: Clock
+) -> AsyncIterator[tuple[City, Clock]]:
     async with TestClient(TestServer(create_app(settings, clock))) as client:
         yield City(Api(client, keys)), clock
 

@@ -10,7 +10,6 @@ long-lived scanner token (its ``sub`` is the venue, so revoking the venue refuse
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
@@ -106,12 +105,12 @@ class EnrolledOut(Out):
 )
 async def upload_offline(request: web.Request, body: OfflineUploadIn) -> OfflineUploadOut:
     venue = principal(request).sub
-    if wait := request.app[DOOR].scans.take(venue, time.monotonic()):
+    at = now(request)
+    if wait := request.app[DOOR].scans.take(venue, at.timestamp()):
         raise too_many(
             t("Venue {venue} is sending faster than its limit; send again shortly.", venue=venue),
             wait,
         )
-    at = now(request)
     refused: dict[str, str] = {}
     accepted: dict[str, offline_scans.OfflineScan] = {}
     for item in body.scans:  # the same scan id twice in one upload counts once
@@ -198,7 +197,7 @@ async def create_enrolment(request: web.Request, path: VenuePath) -> Reply[Enrol
     errors=(403, 429, 503),
 )
 async def enrol(request: web.Request, body: EnrolIn) -> Reply[EnrolledOut]:
-    if wait := request.app[ENROL_TRIES].take(request.remote or "", time.monotonic()):
+    if wait := request.app[ENROL_TRIES].take(request.remote or "", now(request).timestamp()):
         raise too_many(t("Too many enrolment attempts from this device; wait and try again."), wait)
     async with request.app[POOL].acquire() as conn:
         venue = await enrolments.redeem(conn, body.enrolment_code, now(request))

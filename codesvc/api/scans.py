@@ -218,7 +218,9 @@ async def _scan(request: web.Request) -> web.Response:
         )
     door = request.app[DOOR]
     venue = caller.sub
-    clock = time.monotonic()
+    at = now(request)
+    # The buckets count in the service's time, as the limits shared through the database do.
+    clock = at.timestamp()
     if wait := door.scans.take(venue, clock):
         raise too_many(_too_fast(venue), wait)
     raw = await request.read()
@@ -229,7 +231,7 @@ async def _scan(request: web.Request) -> web.Response:
         code = body.code if isinstance(body, ScanByCode) else None
     if code is not None:
         try:
-            sealed = door.ring.open(code, now(request))
+            sealed = door.ring.open(code, at)
         except CodeRejected as exc:
             refused = REFUSED[exc.reason]
             raise Problem(422, refused, title="Code refused", reason=exc.reason) from None

@@ -22,8 +22,8 @@ class TokenBuckets:
             return 0.0
         state = self._buckets.get(key)
         tokens = self.burst
-        if state is not None:
-            tokens = min(self.burst, state[0] + (now - state[1]) * self.rate)
+        if state is not None:  # a clock set back refills nothing, and takes nothing away
+            tokens = min(self.burst, state[0] + max(0.0, now - state[1]) * self.rate)
         if tokens >= 1.0:
             self._buckets[key] = (tokens - 1.0, now)
             if len(self._buckets) > self.max_keys:
