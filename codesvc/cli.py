@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from codesvc import cli_staff, db, logs
 from codesvc.settings import ConfigError, Settings
-from codesvc.tokens import DISTRICT_ROLES, ROLES, AuthKeys
+from codesvc.tokens import DISTRICT_ROLES, ROLES, AuthKeys, kept_auth_secret
 
 log = logging.getLogger("codesvc")
 
@@ -225,6 +225,11 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run(url: str) -> tuple[int, int, list[str], checkpoints.CheckReport]:
         async with db.connect(url) as conn:
+            if await conn.fetchval("SELECT to_regclass('persons')") is None:
+                raise ConfigError(
+                    "this database has no codesvc tables to verify; "
+                    "run codesvc migrate (or serve) first"
+                )
             report = await verify(conn, settings.rules, datetime.now(UTC))
             problems = list(report.differences)
             problems.extend(await verify_audit(conn))
@@ -305,7 +310,18 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     if args.role in DISTRICT_ROLES and not args.district:
         print(f"codesvc token: a {args.role} token needs --district", file=sys.stderr)
         return 2
+    kept = kept_auth_secret(settings)
+    made = kept is not None and not kept.exists()
     keys = AuthKeys.from_settings(settings)
+    if made:
+        assert kept is not None
+        print(
+            f"codesvc token: made a new token secret in {kept.resolve()}. A server that keeps "
+            "its data elsewhere (CODESVC_HOME, by default .codesvc in the directory it was "
+            "started from) will refuse this token: run codesvc token from that directory, or "
+            "set CODESVC_HOME to the server's.",
+            file=sys.stderr,
+        )
     print(keys.sign(args.role, args.sub, args.district, ttl=args.ttl))
     return 0
 

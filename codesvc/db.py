@@ -7,6 +7,7 @@ import hashlib
 import logging
 import re
 import urllib.parse
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,21 +55,64 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 RETRYABLE: tuple[type[BaseException], ...] = (*UNAVAILABLE, asyncpg.PostgresError)
 
 
+#: The embedded PostgreSQL's own output (its start-up, stop, and any warning about where
+#: it keeps its lock files), in the data directory rather than the service's log.
+EMBEDDED_LOG = "embedded-postgres.log"
+
+
 @contextlib.contextmanager
 def embedded_server(home: Path) -> Iterator[str]:
     """Run a private PostgreSQL under ``home/pgdata`` for as long as the block lasts.
 
     The data directory is created on first use and reused later; the server listens only
-    on a unix socket inside it, so two checkouts never collide on a port.
+    on a unix socket inside it, so two checkouts never collide on a port. What it says
+    goes to ``home/embedded-postgres.log``; the log says where in one line.
     """
-    import pgserver  # imported here: only the embedded mode needs it
-
     home.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(home.resolve() / "pgdata", cleanup_mode="stop")
+    output = home.resolve() / EMBEDDED_LOG
+    _log_pgserver_to(output)
+    try:
+        with _warnings_logged():
+            import pgserver  # imported here: only the embedded mode needs it
+
+            server = pgserver.get_server(home.resolve() / "pgdata", cleanup_mode="stop")
+    except Exception:
+        log.error("the embedded PostgreSQL did not start; what it said is in %s", output)
+        raise
+    log.info("embedded PostgreSQL in %s; its output goes to %s", home / "pgdata", output)
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
+
+
+def _log_pgserver_to(path: Path) -> None:
+    """pgserver's log records to ``path`` instead of the service's log, for the rest of the
+    process (it logs once more when the process exits)."""
+    said = logging.getLogger("pgserver")
+    for old in [h for h in said.handlers if isinstance(h, logging.FileHandler)]:
+        said.removeHandler(old)
+        old.close()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    said.addHandler(handler)
+    said.setLevel(logging.INFO)
+    said.propagate = False
+
+
+@contextlib.contextmanager
+def _warnings_logged() -> Iterator[None]:
+    """Warnings raised meanwhile (platformdirs warns when XDG_RUNTIME_DIR is unset) go to
+    pgserver's log rather than stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for warning in caught:
+                logging.getLogger("pgserver").warning(
+                    "%s: %s", warning.category.__name__, warning.message
+                )
 
 
 @contextlib.contextmanager

@@ -36,6 +36,17 @@ class Principal:
     token_id: str | None = None
 
 
+#: The file in the data directory that keeps the HS256 token secret when none is configured.
+AUTH_SECRET_FILE = "auth.secret"
+
+
+def kept_auth_secret(settings: Settings) -> Path | None:
+    """The file the token secret is kept in, or None when it is configured, not kept."""
+    if settings.auth_algorithm != "HS256" or settings.auth_secret:
+        return None
+    return settings.home / AUTH_SECRET_FILE
+
+
 def read_or_create_secret(path: Path, nbytes: int = 32) -> bytes:
     """A secret kept in the data directory, made on first use, readable only by its owner."""
     if path.exists():
@@ -72,11 +83,8 @@ class AuthKeys:
                 f"CODESVC_AUTH_ALGORITHM={settings.auth_algorithm!r}: use one of {ALGORITHMS}"
             )
         if settings.auth_algorithm == "HS256":
-            secret = (
-                settings.auth_secret.encode()
-                if settings.auth_secret
-                else read_or_create_secret(settings.home / "auth.secret")
-            )
+            kept = kept_auth_secret(settings)
+            secret = read_or_create_secret(kept) if kept else settings.auth_secret.encode()
             return cls("HS256", secret, secret)
         if not settings.auth_public_key_file:
             raise ConfigError("ES256 tokens need CODESVC_AUTH_PUBLIC_KEY_FILE (a PEM public key)")

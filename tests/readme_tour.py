@@ -97,7 +97,12 @@ def run(pairs: list[tuple[str, str]], database_url: str, home: Path) -> list[str
             f"{cmd.replace(README_BASE, base)}\necho; echo {MARK}" for cmd, _ in pairs
         )
         done = subprocess.run(
-            ["bash", "-c", script], env=env, cwd=home, capture_output=True, text=True, timeout=120
+            ["bash", "-c", script],
+            env=_as_after_install(env, home),
+            cwd=home,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     finally:
         server.terminate()
@@ -106,6 +111,19 @@ def run(pairs: list[tuple[str, str]], database_url: str, home: Path) -> list[str
     if done.returncode != 0 or len(outputs) != len(pairs):
         raise AssertionError(f"the tour failed: {done.stderr}")
     return [out.strip("\n").replace(base, README_BASE) for out in outputs]
+
+
+def _as_after_install(env: dict[str, str], home: Path) -> dict[str, str]:
+    """A shell as the README's install leaves it: ``.venv`` in the directory the tour is
+    typed in, and its ``bin`` not on the PATH (the tour must say how to reach ``codesvc``)."""
+    venv = Path(sys.prefix)
+    if not (venv / "bin" / "activate").exists():
+        raise AssertionError(f"run the README test from a virtual environment, not {venv}")
+    (home / ".venv").symlink_to(venv, target_is_directory=True)
+    bins = {str(venv / "bin"), str(Path(sys.executable).parent)}
+    path = [p for p in env["PATH"].split(os.pathsep) if p not in bins]
+    shell = {k: v for k, v in env.items() if k != "VIRTUAL_ENV"}
+    return shell | {"PATH": os.pathsep.join(path)}
 
 
 def _wait(base: str) -> None:

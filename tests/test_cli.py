@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 
 import aiohttp
+import asyncpg
 import pytest
 
+from codesvc import db
 from tests.processes import clean_env, codesvc, codesvc_serve
 
 
@@ -60,3 +63,64 @@ async def test_serve_on_the_embedded_database_accepts_its_own_tokens(tmp_path):
     assert "stopped" in output
     # The embedded PostgreSQL stopped with the service.
     assert not (tmp_path / ".codesvc" / "pgdata" / "postmaster.pid").exists()
+
+
+def test_a_token_signed_with_a_new_secret_says_so(tmp_path):
+    """Run from a directory with no data directory, ``codesvc token`` makes a secret the
+    server (started elsewhere) does not have: it says so, naming the file."""
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir()
+    there.mkdir()
+    first = codesvc("token", "--role", "citizen", "--sub", "p_demo", env=clean_env(), cwd=here)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("eyJ")
+    kept = here / ".codesvc" / "auth.secret"
+    assert kept.exists()
+    assert f"made a new token secret in {kept}" in first.stderr
+    assert "will refuse this token" in first.stderr
+    assert "CODESVC_HOME" in first.stderr
+    again = codesvc("token", "--role", "citizen", "--sub", "p_demo", env=clean_env(), cwd=here)
+    assert again.returncode == 0
+    assert again.stderr == ""  # the kept secret signs quietly
+    elsewhere = codesvc("token", "--role", "feeder", "--sub", "f", env=clean_env(), cwd=there)
+    assert str(there / ".codesvc" / "auth.secret") in elsewhere.stderr
+
+
+def test_the_embedded_database_keeps_its_output_in_its_own_log(tmp_path):
+    """Its start-up and a platformdirs warning go to a file in the data directory; the
+    commands' stderr says where in one line and carries nothing of pgserver's."""
+    env = clean_env(CODESVC_LOG_FORMAT="json")
+    env.pop("XDG_RUNTIME_DIR", None)  # platformdirs warns without it
+    output = tmp_path / ".codesvc" / "embedded-postgres.log"
+
+    migrated = codesvc("migrate", env=env, cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    verified = codesvc("verify", env=env, cwd=tmp_path)
+    assert verified.returncode == 0, verified.stderr
+    assert "verified 0 people" in verified.stdout
+
+    for run in (migrated, verified):
+        lines = run.stderr.splitlines()
+        assert [line for line in lines if str(output) in line] == [lines[0]]
+        assert "pgserver" not in run.stderr
+        assert "XDG_RUNTIME_DIR" not in run.stderr
+        assert "initdb" not in run.stderr
+    said = output.read_text()
+    assert "initdb" in said  # the first start made the cluster, and said so here
+    assert "XDG_RUNTIME_DIR" in said
+
+
+async def test_verify_on_a_database_never_migrated_says_what_to_do(pg_server_url, tmp_path):
+    name = "codesvc_empty_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(pg_server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        env = clean_env(CODESVC_DATABASE_URL=db.with_database(pg_server_url, name))
+        result = await asyncio.to_thread(codesvc, "verify", env=env, cwd=tmp_path)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    assert result.returncode == 2
+    assert "no codesvc tables" in result.stderr
+    assert "run codesvc migrate (or serve) first" in result.stderr
+    assert "Traceback" not in result.stderr

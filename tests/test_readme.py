@@ -24,6 +24,14 @@ async def test_the_readme_tour_prints_what_the_readme_shows(db_url, tmp_path):
         assert normalize(actual) == normalize(expected), f"$ {command}"
 
 
+def test_the_tour_says_how_to_reach_codesvc_before_it_is_needed():
+    """The install leaves ``codesvc`` in ``.venv/bin``, off the PATH (and the tour test runs
+    its commands in such a shell): the tour reaches it before its first use."""
+    typed = [command for command, _ in commands(tour_block(README.read_text()))]
+    first = next(n for n, command in enumerate(typed) if re.search(r"(^|[\s(])codesvc ", command))
+    assert ". .venv/bin/activate" in typed[:first]
+
+
 def as_if_run_on(text: str, now: datetime) -> str:
     """The README's output as a run at ``now`` prints it: the tour's own times (its commands
     give only times in 2022) as written, the recording run's times moved to ``now``."""
