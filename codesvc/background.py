@@ -2,9 +2,10 @@
 
 The sweeper (stored statuses catch up with passed deadlines), city-wide jobs (listings
 and campaigns re-evaluating their people), code-key rotation, the upkeep of time
-partitions and the signed checkpoints of the audit chain. ``codesvc serve`` runs it in a
-worker process of its own, apart from the server processes that answer doors; ``codesvc
-worker`` runs it alone, for a deployment that places it on its own machine. Each part is
+partitions, the signed checkpoints of the audit chain, and forgetting idempotency keys
+past their retention. ``codesvc serve`` runs it in a worker process of its own, apart from
+the server processes that answer doors; ``codesvc worker`` runs it alone, for a deployment
+that places it on its own machine. Each part is
 safe in several workers at once (``SKIP LOCKED``, advisory locks, a checkpoint per head),
 so a second worker is a spare, not a hazard.
 """
@@ -27,7 +28,7 @@ from codesvc import db
 from codesvc.codes.keystore import ensure_key, load_keys, rotate_on_schedule
 from codesvc.codes.ring import KeyRing
 from codesvc.codes.sealing import CodeSecrets, code_secret
-from codesvc.service import checkpoints, listen, partitions, sweeper
+from codesvc.service import checkpoints, idempotency, listen, partitions, sweeper
 from codesvc.service import jobs as city_jobs
 from codesvc.settings import Settings
 
@@ -63,6 +64,7 @@ async def running(
             pool, clock, settings.partitions_ahead_days, settings.scan_retention_days
         ),
         city_jobs.run_jobs(pool, settings, clock, asyncio.Event()),
+        idempotency.keep_clean(pool, clock),
     ]
     if settings.code_key_rotation > 0:
         jobs.append(rotate_on_schedule(pool, ring, clock, settings.code_key_rotation))

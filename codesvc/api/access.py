@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from codesvc.api.clock import now
-from codesvc.api.keys import AUDIT, POOL, principal
+from codesvc.api.idempotency import connection
+from codesvc.api.keys import AUDIT, principal
 from codesvc.api.problems import Problem
 from codesvc.messages import t
 from codesvc.service import audit_log, persons
@@ -21,7 +22,7 @@ async def person_for(
     ``read`` names what staff or the commission are about to read; it is audited first.
     """
     caller = principal(request)
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request) as conn:
         person = await persons.by_ref(conn, person_ref)
         if person is None:
             if caller.role == "citizen":

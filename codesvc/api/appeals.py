@@ -12,6 +12,7 @@ from pydantic import Field, StringConstraints
 
 from codesvc.api.access import person_for
 from codesvc.api.clock import now
+from codesvc.api.idempotency import connection
 from codesvc.api.keys import POOL, SETTINGS, principal
 from codesvc.api.problems import Problem, too_many
 from codesvc.api.routing import Routes
@@ -270,7 +271,7 @@ def answering(action: str) -> Iterator[None]:
 
 async def _answer(request: web.Request, appeal: service.Appeal) -> AppealOut:
     actor = service.actor_of(principal(request))
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request) as conn:
         (dossier,) = await service.dossiers(conn, [appeal])
     return appeal_body(dossier, actor, now(request))
 
@@ -288,6 +289,7 @@ async def _answer(request: web.Request, appeal: service.Appeal) -> AppealOut:
     response=AppealOut,
     status=201,
     errors=(404, 409, 429),
+    idempotent=True,
 )
 async def file_appeal(request: web.Request, body: AppealIn) -> AppealOut:
     person = await person_for(request, principal(request).sub)
@@ -296,7 +298,7 @@ async def file_appeal(request: web.Request, body: AppealIn) -> AppealOut:
         body.category, body.description, body.disputed_event_id, body.evidence or {}
     )
     with answering("file"):
-        async with request.app[POOL].acquire() as conn:
+        async with connection(request) as conn:
             appeal = await service.file(
                 conn,
                 person,
@@ -419,11 +421,12 @@ async def claim(request: web.Request, path: AppealPath) -> AppealOut:
     status=201,
     path_params=AppealPath,
     errors=(404, 409),
+    idempotent=True,
 )
 async def add_note(request: web.Request, path: AppealPath, body: NoteIn) -> AppealOut:
     actor = service.actor_of(principal(request))
     with answering("note"):
-        async with request.app[POOL].acquire() as conn:
+        async with connection(request) as conn:
             appeal = await service.add_note(
                 conn, path.appeal_id, actor, now(request), body.text, body.visibility
             )

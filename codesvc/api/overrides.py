@@ -12,6 +12,7 @@ from pydantic import Field, StringConstraints
 
 from codesvc.api.access import person_for
 from codesvc.api.clock import now
+from codesvc.api.idempotency import connection
 from codesvc.api.keys import METRICS, POOL, SETTINGS, principal
 from codesvc.api.problems import Problem
 from codesvc.api.routing import Routes
@@ -97,6 +98,7 @@ class OverridesOut(Out):
     response=OverrideOut,
     status=201,
     errors=(404,),
+    idempotent=True,
 )
 async def propose(request: web.Request, body: OverrideIn) -> OverrideOut:
     at = now(request)
@@ -108,7 +110,7 @@ async def propose(request: web.Request, body: OverrideIn) -> OverrideOut:
         )
     person = await person_for(request, body.person_ref)
     member = principal(request)
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request) as conn:
         proposal, recent = await service.propose(
             conn, person, Colour(body.color), body.reason, body.until, member, at
         )

@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar, cast
 import pydantic
 from aiohttp import web
 
+from codesvc.api import idempotency
 from codesvc.api.inputs import check_request, json_document
 from codesvc.api.keys import AUTHENTICATOR, PRINCIPAL
 from codesvc.api.problems import Problem
@@ -65,6 +66,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     content_types: tuple[str, ...] = ("application/json",)
     tag: str = "codesvc"
+    #: takes an ``Idempotency-Key``: a retry is answered the first answer, not served again
+    idempotent: bool = False
 
     @property
     def status(self) -> int:
@@ -114,6 +117,22 @@ class Operation:
         return response
 
 
+#: The header of every ``idempotent`` route.
+IDEMPOTENCY_KEY = Param(
+    idempotency.HEADER,
+    description="optional: a fresh random value (a UUID) per request, the same on its "
+    "retries; a retry with it is answered the first answer "
+    f"(with {idempotency.REPLAYED}: true), the key with another request 422; "
+    f"kept {idempotency.RETENTION.total_seconds() / 3600:g} hours per caller",
+)
+
+
+async def _served(
+    op: Operation, handler: Declared, request: web.Request, inputs: dict[str, pydantic.BaseModel]
+) -> web.StreamResponse:
+    return op.answer(await handler(request, **inputs))
+
+
 #: Handlers of lean routes, which the general middleware passes straight through.
 LEAN: set[Handler] = set()
 
@@ -141,6 +160,7 @@ class Routes:
         errors: Sequence[int] = (),
         content_type: str | Sequence[str] = "application/json",
         lean: bool = False,
+        idempotent: bool = False,
     ) -> Callable[[Declared], Declared]:
         """Declare a route. ``roles=None`` is public; otherwise a bearer token or a
         session cookie is required.
@@ -152,10 +172,16 @@ class Routes:
         A ``lean`` route (the door) is documented the same, but is called with the bare
         request: it authenticates, reads its body through its model, answers through its
         response model and counts by itself, and the general middleware lets it pass.
+
+        An ``idempotent`` route (one that creates) takes an ``Idempotency-Key``: see
+        `codesvc.api.idempotency`. Its handler reaches the database only through
+        `idempotency.connection`, so its change and its stored answer commit together.
         """
         allowed = tuple(roles) if roles is not None else None
         statuses = (status,) if isinstance(status, int) else tuple(status)
         types = (content_type,) if isinstance(content_type, str) else tuple(content_type)
+        if idempotent:
+            headers = (*headers, IDEMPOTENCY_KEY)
 
         def wrap(handler: Declared) -> Declared:
             op: Operation
@@ -187,7 +213,11 @@ class Routes:
                     inputs["query"] = read_query(request, op.query)
                 if op.body is not None:
                     inputs["body"] = await op.read_body(request)
-                return op.answer(await handler(request, **inputs))
+                if op.idempotent and (key := idempotency.key_of(request)) is not None:
+                    return await idempotency.once(
+                        request, key, inputs, lambda: _served(op, handler, request, inputs)
+                    )
+                return await _served(op, handler, request, inputs)
 
             if lean:
                 LEAN.add(handler)
@@ -206,6 +236,7 @@ class Routes:
                 tuple(errors),
                 types,
                 self.tag,
+                idempotent,
             )
             self.operations.append(op)
             return handler

@@ -25,15 +25,17 @@ function retryAfter(response) {
 // Resolves {ok, status, data, detail, problem, retryAfter, serverDate};
 // rejects with Unreachable on a network error or after `timeout` milliseconds.
 // `session`: send this origin's session cookie (the staff console); `csrf`: its token,
-// which every change made with the cookie must carry.
+// which every change made with the cookie must carry; `idempotencyKey`: the same on every
+// retry of one creating request, so a retry after a lost answer creates nothing twice.
 export async function call(
   path,
-  { token, method = "GET", body, lang, timeout = 10000, session = false, csrf } = {},
+  { token, method = "GET", body, lang, timeout = 10000, session = false, csrf, idempotencyKey } = {},
 ) {
   if (!path.startsWith("/v1/")) throw new Error(`not an API path: ${path}`);
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (csrf) headers["X-CSRF-Token"] = csrf;
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
   // Problems come back in the page's language, not the browser's.
   const reader = lang || document.documentElement.lang || "zh-CN";
   headers["Accept-Language"] = reader.startsWith("en") ? "en" : "zh-CN";

@@ -495,6 +495,21 @@ function fieldErrors(errors) {
   }
 }
 
+// The Idempotency-Key of the filing being sent: kept while the same appeal is sent again
+// (after "cannot reach the service"), so the retry is answered the appeal already filed;
+// a new one for a changed appeal, and after one is filed.
+let filing = null;
+
+function filingKey(body) {
+  const sent = JSON.stringify(body);
+  if (!filing || filing.sent !== sent) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    const key = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    filing = { sent, key };
+  }
+  return filing.key;
+}
+
 async function fileAppeal(event) {
   event.preventDefault();
   const form = event.target;
@@ -514,8 +529,10 @@ async function fileAppeal(event) {
   button.disabled = true;
   result.textContent = t("appeal_sending");
   try {
-    const answer = await call("/v1/appeals", { method: "POST", body, token, lang });
+    const idempotencyKey = filingKey(body);
+    const answer = await call("/v1/appeals", { method: "POST", body, token, lang, idempotencyKey });
     if (answer.ok) {
+      filing = null;
       fieldErrors(null);
       const appeal = answer.data;
       result.textContent = t("appeal_filed")(
