@@ -168,14 +168,16 @@ class Api:
         """
         app = self.app
         pool, clock = app[POOL], app[CLOCK]
-        while True:
+        for _ in range(10):
             await sweeper.sweep_all(pool, app[SETTINGS].rules, clock)
             async with pool.acquire() as conn, conn.transaction():
                 due = await conn.fetch(
-                    "SELECT 1 FROM statuses WHERE next_change_at <= $1 FOR UPDATE", clock()
+                    "SELECT person_id FROM statuses WHERE next_change_at <= $1 FOR UPDATE",
+                    clock(),
                 )
             if not due:
                 return
+        raise AssertionError(f"still due after ten rounds of the sweeper: {due}")
 
 
 @pytest.fixture
