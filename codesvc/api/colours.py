@@ -8,12 +8,10 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import Field
 
-from codesvc.api.access import person_for
+from codesvc.api.access import person_for, status_for
 from codesvc.api.clock import now
-from codesvc.api.keys import POOL, SETTINGS, principal
-from codesvc.api.problems import Problem
+from codesvc.api.keys import POOL, principal
 from codesvc.api.routing import Param, Routes
-from codesvc.messages import t
 from codesvc.schemas.colours import HistoryOut, HistoryQuery, IntervalOut, StatusOut
 from codesvc.schemas.fields import In, PersonRef
 from codesvc.service import stored_status
@@ -34,15 +32,12 @@ def language(request: web.Request) -> str:
     return "en" if accepted.lower().lstrip().startswith("en") else "zh"
 
 
-async def status_of(request: web.Request, person: Person) -> StatusOut:
+async def status_of(request: web.Request, person_ref: str, read: str | None = None) -> StatusOut:
+    """A person's status for the caller: found, checked, audited and evaluated afresh at
+    the time of the answer."""
+    found = await status_for(request, person_ref, read)
     at = now(request)
-    async with request.app[POOL].acquire() as conn:
-        status = await stored_status.current(
-            conn, person.person_id, request.app[SETTINGS].rules, at
-        )
-    if status is None:
-        raise Problem(404, t("This person has no status yet."))
-    return StatusOut.of(person.person_ref, status, language(request), at)
+    return StatusOut.of(found.person.person_ref, found.status(at), language(request), at)
 
 
 async def history_of(request: web.Request, person: Person, shown: bool) -> HistoryOut:
@@ -80,7 +75,7 @@ def history_body(
     errors=(404,),
 )
 async def my_status(request: web.Request) -> StatusOut:
-    return await status_of(request, await person_for(request, principal(request).sub))
+    return await status_of(request, principal(request).sub)
 
 
 @routes.route(
@@ -108,8 +103,7 @@ async def my_history(request: web.Request, query: HistoryQuery) -> HistoryOut:
     errors=(404,),
 )
 async def person_status(request: web.Request, path: PersonPath) -> StatusOut:
-    person = await person_for(request, path.person_ref, read="status")
-    return await status_of(request, person)
+    return await status_of(request, path.person_ref, read="status")
 
 
 @routes.route(

@@ -13,7 +13,7 @@ import orjson
 from aiohttp import web
 from pydantic import Discriminator, Field, RootModel, Tag
 
-from codesvc.api.access import person_for
+from codesvc.api.access import status_for
 from codesvc.api.clock import CLOCK, now
 from codesvc.api.keys import AUTHENTICATOR, METRICS, POOL, POOLS, SETTINGS, SWEEP_NOW, principal
 from codesvc.api.metrics import RequestStats
@@ -30,7 +30,7 @@ from codesvc.identity import id_hash
 from codesvc.messages import Text, t
 from codesvc.schemas.errors import BRANCHES
 from codesvc.schemas.fields import Color, IdNumber, In, Out, TimeOut
-from codesvc.service import listen, stored_status, venues
+from codesvc.service import listen, venues
 from codesvc.service.ratelimit import TokenBuckets
 from codesvc.service.recorder import Limits, Refused, Scan, ScanRecorder, Shown, no_reset
 
@@ -138,17 +138,12 @@ DOOR = web.AppKey("door", Door)
     errors=(404,),
 )
 async def my_code(request: web.Request) -> Reply[CodeOut]:
-    person = await person_for(request, principal(request).sub)
+    found = await status_for(request, principal(request).sub)
     at = now(request)
-    async with request.app[POOL].acquire() as conn:
-        # The code carries the colour alone: no reasons, which cost a third of an evaluation.
-        status = await stored_status.current(
-            conn, person.person_id, request.app[SETTINGS].rules, at, explained=False
-        )
-    if status is None:
-        raise Problem(404, t("You have no status yet; ask the registry to register you."))
+    # The code carries the colour alone: no reasons, which cost a third of an evaluation.
+    status = found.status(at, explained=False)
     issued = request.app[DOOR].ring.issue(
-        person.person_id, status.color.value, at, at, request.app[SETTINGS].code_ttl
+        found.person.person_id, status.color.value, at, at, request.app[SETTINGS].code_ttl
     )
     answer = CodeOut(
         code=issued.code,

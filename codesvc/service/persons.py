@@ -44,7 +44,7 @@ class Person:
 PERSON_COLUMNS = "person_id, person_ref, name, district, phone, registered_at"
 
 
-def _person(row: asyncpg.Record) -> Person:
+def person_of(row: asyncpg.Record) -> Person:
     return Person(
         row["person_id"],
         row["person_ref"],
@@ -74,7 +74,7 @@ async def ensure_registered(
     rows = await conn.fetch(
         f"SELECT id_hash, {PERSON_COLUMNS} FROM persons WHERE id_hash = ANY($1::bytea[])", hashes
     )
-    found = {bytes(r["id_hash"]): _person(r) for r in rows}
+    found = {bytes(r["id_hash"]): person_of(r) for r in rows}
     missing = [h for h in hashes if h not in found]
     created: set[str] = set()
     if missing:
@@ -93,9 +93,9 @@ async def ensure_registered(
             [r.phone for r in regs],
             [now] * len(missing),
         )
-        new_people = [_person(r) for r in inserted]
+        new_people = [person_of(r) for r in inserted]
         for r in inserted:
-            found[bytes(r["id_hash"])] = _person(r)
+            found[bytes(r["id_hash"])] = person_of(r)
         await stored_status.create(conn, new_people, rules)
         created = {p.person_ref for p in new_people}
         raced = [h for h in missing if h not in found]
@@ -104,7 +104,7 @@ async def ensure_registered(
                 f"SELECT id_hash, {PERSON_COLUMNS} FROM persons WHERE id_hash = ANY($1::bytea[])",
                 raced,
             )
-            found.update({bytes(r["id_hash"]): _person(r) for r in rows})
+            found.update({bytes(r["id_hash"]): person_of(r) for r in rows})
     result = {}
     for h, reg in by_hash.items():
         result[reg.id_number] = found[h]
@@ -115,7 +115,7 @@ async def by_refs(conn: asyncpg.Connection, refs: Sequence[str]) -> dict[str, Pe
     rows = await conn.fetch(
         f"SELECT {PERSON_COLUMNS} FROM persons WHERE person_ref = ANY($1::text[])", list(refs)
     )
-    return {r["person_ref"]: _person(r) for r in rows}
+    return {r["person_ref"]: person_of(r) for r in rows}
 
 
 async def by_ref(conn: asyncpg.Connection, ref: str) -> Person | None:
@@ -127,7 +127,7 @@ async def by_id_number(conn: asyncpg.Connection, id_number: str, secret: bytes) 
     row = await conn.fetchrow(
         f"SELECT {PERSON_COLUMNS} FROM persons WHERE id_hash = $1", id_hash(secret, id_number)
     )
-    return _person(row) if row else None
+    return person_of(row) if row else None
 
 
 async def visible_to_district(

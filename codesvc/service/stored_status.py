@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -124,11 +124,17 @@ async def load_world(
         sorted(areas),
         sorted(districts),
     )
+    return world_of(row["listings"], row["campaigns"], rules)
+
+
+def world_of(listings: Iterable[Any], campaigns: Iterable[Any], rules: Rules) -> World:
+    """A world from rows of ``(area_code, level, valid_from, valid_to)`` and
+    ``(campaign_id, districts, starts_at, ends_at)``, as `load_world` selects them."""
     return World(
-        tuple(Listing(*listing) for listing in row["listings"]),
+        tuple(Listing(*listing) for listing in listings),
         tuple(
             Campaign(campaign_id, frozenset(names), starts_at, ends_at)
-            for campaign_id, names, starts_at, ends_at in row["campaigns"]
+            for campaign_id, names, starts_at, ends_at in campaigns
         ),
         rules,
     )
