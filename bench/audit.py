@@ -72,9 +72,14 @@ def run(args: argparse.Namespace, server: str, tmp: Path) -> int:
     keys = AuthKeys.from_settings(Settings(auth_secret=env["CODESVC_AUTH_SECRET"]))
     rng = random.Random(9)
     reads, own = [], []
+    # An officer signs in once and works with one token; each citizen holds their own.
+    officers: dict[tuple[int, int], str] = {}
     for _ in range(20_000):
         i = rng.randrange(args.people)
-        officer = keys.sign("staff", f"officer-{i % 50}", DISTRICTS[i % 16], ttl=7200)
+        desk = (i % 50, i % 16)
+        if desk not in officers:
+            officers[desk] = keys.sign("staff", f"officer-{desk[0]}", DISTRICTS[desk[1]], ttl=7200)
+        officer = officers[desk]
         reads.append(f"GET\t/v1/persons/{person_ref(i)}/status\t{officer}\t")
         citizen = keys.sign("citizen", person_ref(i), ttl=7200)
         own.append(f"GET\t/v1/me/status\t{citizen}\t")
