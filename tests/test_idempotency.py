@@ -215,6 +215,39 @@ async def test_a_retried_note_and_override_proposal_are_stored_once(city, conn):
     ]
 
 
+async def test_a_retried_campaign_starts_one_campaign_and_one_job(city, conn):
+    untested = await city.register("310104")
+    ends_at = datetime.now(UTC) + timedelta(hours=1)
+    campaign = {
+        "districts": ["310104"],
+        "starts_at": (ends_at - timedelta(days=3)).isoformat(),
+        "ends_at": ends_at.isoformat(),
+    }
+    key = str(uuid.uuid4())
+    answers = [await post(city, "/v1/campaigns", city.commission, campaign, key) for _ in "ab"]
+    assert [(s, r) for s, _, r in answers] == [(201, False), (201, True)]
+    assert answers[0][1] == answers[1][1]
+    # A dry run is another request than the change itself.
+    status, problem, _ = await post(
+        city, "/v1/campaigns?dry_run=true", city.commission, campaign, key
+    )
+    assert status == 422
+    assert "Idempotency-Key" in problem["errors"]
+    assert await conn.fetchval("SELECT count(*) FROM campaigns") == 1
+    assert await conn.fetchval("SELECT count(*) FROM jobs") == 1
+
+    # The job, started inside the request's transaction, is worked to its end.
+    job = f"/v1/jobs/{answers[0][1]['job_id']}"
+    for _ in range(1000):
+        state = (await (await city.client.get(job, headers=city.commission)).json())["state"]
+        if state != "running":
+            break
+        await asyncio.sleep(0.01)
+    assert state == "done"
+    stored = await city.status(untested)
+    assert datetime.fromisoformat(stored["next_change_at"]) == ends_at
+
+
 @pytest.fixture
 async def moved(settings, keys) -> AsyncIterator[tuple[City, list[datetime]]]:
     """A city whose clock the test moves."""
@@ -260,7 +293,7 @@ async def test_the_openapi_document_names_the_header_where_it_applies(api):
         params = document["paths"][path][method].get("parameters", [])
         return any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in params)
 
-    for path in ("/v1/appeals", "/v1/appeals/{appeal_id}/notes", "/v1/overrides"):
+    for path in ("/v1/appeals", "/v1/appeals/{appeal_id}/notes", "/v1/overrides", "/v1/campaigns"):
         assert takes_key("post", path), path
     # Routes idempotent by their own ids, and reads, do not take it.
     for method, path in (("post", "/v1/events"), ("post", "/v1/scans"), ("get", "/v1/appeals")):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from codesvc.api.clock import now
+from codesvc.api.idempotency import connection
 from codesvc.api.keys import POOL, SETTINGS, principal
 from codesvc.api.problems import Problem
 from codesvc.api.routing import Reply, Routes
@@ -124,12 +125,13 @@ async def put_area(
     response=CampaignResult,
     query=DryRunQuery,
     status=(201, 200),
+    idempotent=True,
 )
 async def post_campaign(
     request: web.Request, query: DryRunQuery, body: CampaignIn
 ) -> Reply[CampaignResult]:
     dry_run = query.dry_run
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request) as conn:
         campaign, result = await store.add_campaign(
             conn,
             frozenset(body.districts),

@@ -2,13 +2,13 @@
 
 A creating request sent again after its answer was lost (a failover, a dropped
 connection) must not create twice. A route declared ``idempotent`` takes the header: the
-same key, from the same caller, with the same request (method, path and body as read) is
-answered the first answer again, status and body, marked ``Idempotent-Replayed: true``;
-the same key with a different request is refused with 422 and changes nothing; a
-request without the key is served as before. Only a successful answer is kept: a refused
-request changed nothing, so its retry is simply tried again. The key, its caller, the
-request's fingerprint and the answer are stored in the transaction that makes the change
-(`codesvc.service.idempotency`), for `RETENTION`.
+same key, from the same caller, with the same request (method, path, query, and the body
+read as JSON) is answered the first answer again, status and body, marked
+``Idempotent-Replayed: true``; the same key with a different request is refused with 422
+and changes nothing; a request without the key is served as before. Only a successful
+answer is kept: a refused request changed nothing, so its retry is simply tried again.
+The key, its caller, the request's fingerprint and the answer are stored in the
+transaction that makes the change (`codesvc.service.idempotency`), for `RETENTION`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
-import pydantic
+import orjson
 from aiohttp import web
 
 from codesvc.api.clock import now
@@ -73,26 +73,23 @@ def key_of(request: web.Request) -> str | None:
     return value
 
 
-def fingerprint(request: web.Request, inputs: Mapping[str, pydantic.BaseModel]) -> bytes:
-    """What makes two requests the same: the method, the path, and each input as read (so
-    the order of a body's fields, or its spacing, does not matter)."""
-    digest = hashlib.sha256(f"{request.method} {request.path}".encode())
-    for name in sorted(inputs):
-        digest.update(b"\n" + name.encode() + b"=" + inputs[name].model_dump_json().encode())
-    return digest.digest()
+def fingerprint(request: web.Request, body: bytes) -> bytes:
+    """What makes two requests the same: the method, the path, the query and the body read
+    as JSON (so the order of its fields, or its spacing, does not matter)."""
+    read = orjson.loads(body) if body else None
+    query = sorted(request.query.items())
+    whole = orjson.dumps([request.method, request.path, query, read], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(whole).digest()
 
 
 async def once(
-    request: web.Request,
-    key: str,
-    inputs: Mapping[str, pydantic.BaseModel],
-    serve: Callable[[], Awaitable[web.StreamResponse]],
+    request: web.Request, key: str, serve: Callable[[], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Serve the request under ``key``: its first answer again if it was answered, else
     ``serve`` it in a transaction that also stores its answer."""
     caller = principal(request)
     who = f"{caller.role}:{caller.sub}"
-    mine = fingerprint(request, inputs)
+    mine = fingerprint(request, await request.read())
     async with request.app[POOL].acquire() as conn, conn.transaction():
         first = await store.claim(conn, who, key, mine, now(request))
         if first is not None:

@@ -215,7 +215,7 @@ class Routes:
                     inputs["body"] = await op.read_body(request)
                 if op.idempotent and (key := idempotency.key_of(request)) is not None:
                     return await idempotency.once(
-                        request, key, inputs, lambda: _served(op, handler, request, inputs)
+                        request, key, lambda: _served(op, handler, request, inputs)
                     )
                 return await _served(op, handler, request, inputs)
 

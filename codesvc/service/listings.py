@@ -171,7 +171,7 @@ async def put_listing(
         await audit_log.append(
             conn, by, now, [audit_log.Record("risk_area.change", None, listing.area_code, window)]
         )
-    await jobs.settle_point(conn, job_id)
+    await _settle(conn, job_id)
     return Preview(None, job_id=job_id)
 
 
@@ -212,8 +212,16 @@ async def add_campaign(
         await audit_log.append(
             conn, by, now, [audit_log.Record("campaign.add", None, campaign.campaign_id, reach)]
         )
-    await jobs.settle_point(conn, job_id)
+    await _settle(conn, job_id)
     return campaign, Preview(None, job_id=job_id)
+
+
+async def _settle(conn: asyncpg.Connection, job_id: str) -> None:
+    """The job's settle point, once the change has committed. Within a caller's own
+    transaction (an idempotent request's) it has not yet: the worker takes the point
+    once it has, as it does for any job without one."""
+    if not conn.is_in_transaction():
+        await jobs.settle_point(conn, job_id)
 
 
 async def all_listings(
