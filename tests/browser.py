@@ -34,10 +34,12 @@ KEPT = re.compile(r"^[1-9]")
 
 
 async def freeze(page) -> None:  # type: ignore[no-untyped-def]
-    """Stop the page's clock where it is (after ``page.clock.install()``): from now on its
-    timers fire only as the test moves time on (``page.clock.run_for``), however slow or
-    busy the machine is."""
-    await page.clock.pause_at(await page.evaluate("Date.now()") / 1000)
+    """Stop the page's clock (after ``page.clock.install()``): from now on its timers fire
+    only as the test moves time on (``page.clock.run_for``), however slow or busy the
+    machine is."""
+    # A second on from the page's time as read: the clock runs on meanwhile, and it refuses
+    # to go back. Timers due within that second fire, as if it had passed.
+    await page.clock.pause_at((await page.evaluate("Date.now()") + 1000) / 1000)
 
 
 def require_chromium() -> None:

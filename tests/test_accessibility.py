@@ -1,22 +1,25 @@
-"""Pages anyone can use: every page in each state it can show, at 360 px, checked by axe-core.
+"""Pages anyone can use: every page in each state a user meets, at 360 px, checked by axe-core.
 
 No serious or critical violation; nothing wider than the screen; and a colour is never the
-only signal (each colour state carries its words and a sign).
+only signal (each colour state carries its words and a sign). States that come with time (a
+door still waiting for an answer, a screen clearing for the next person) are reached by
+moving the page's clock (``page.clock``), never by sleeping.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from playwright.async_api import BrowserContext, Page, Route, async_playwright, expect
 
-from tests.a11y import assert_accessible, assert_fits
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, KEPT, NARROW, require_chromium
-from tests.builders import ago, arrival, id_number
-from tests.staff import add_account
+from tests.a11y import REAL_TIMERS, assert_accessible, assert_fits
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, KEPT, NARROW, freeze, require_chromium
+from tests.builders import ago, arrival, id_number, positive
+from tests.staff import ShiftedClock, add_account
 from tests.test_door_pages import enrolment_code
-from tests.test_pages import code_of, register, scan
+from tests.test_pages import Door, code_of, door_server, register, scan
 
 pytestmark = pytest.mark.browser
 
@@ -29,6 +32,8 @@ async def context() -> AsyncIterator[BrowserContext]:
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         context = await browser.new_context(viewport=NARROW)
+        # axe keeps the browser's timers: a test may stop the page's clock to hold a state.
+        await context.add_init_script(REAL_TIMERS)
         yield context
         await context.close()
         await browser.close()
@@ -67,10 +72,42 @@ async def test_the_index_and_the_citizen_page_in_every_state(api, city, context)
     await expect(page.locator("#alert")).to_be_visible()
     await check(page, "citizen, token refused")
 
+    async def opened(ref: str) -> None:
+        await page.goto(
+            str(api.client.make_url("/citizen")) + "#token=" + api.token("citizen", ref)
+        )
+
+    # Green, with its words; then loading, while the service has not answered yet.
+    fine = await city.register()
+    held: list[Route] = []
+
+    async def hold(route: Route) -> None:
+        held.append(route)
+
+    await page.route("**/v1/me/code", hold)
+    await opened(fine)
+    await expect(page.locator("#loading")).to_be_visible()
+    await check(page, "citizen, loading")
+    for route in held:
+        await route.continue_()
+    await page.unroute("**/v1/me/code")
+    await expect(page.locator("#status")).to_have_attribute("data-color", "green")
+    await expect(page.locator("#status")).to_contain_text("绿码")
+    await expect(page.locator("#qr")).to_be_visible()
+    await check(page, "citizen, green")
+
+    # Red: a positive test.
+    ill = await city.register()
+    await city.send(positive(ago(hours=5), {"person_ref": ill}))
+    await opened(ill)
+    await expect(page.locator("#status")).to_have_attribute("data-color", "red")
+    await expect(page.locator("#status")).to_contain_text("红码")
+    await check(page, "citizen, red")
+
     await city.list_area("440306", "medium", ago(days=10).isoformat())
     ref = await city.register()
     await city.send(arrival(ago(hours=30), {"person_ref": ref}, reporting_district="310101"))
-    await page.goto(str(api.client.make_url("/citizen")) + "#token=" + api.token("citizen", ref))
+    await opened(ref)
     await expect(page.locator("#reasons li[data-rule=R1]")).to_be_visible()
     await expect(page.locator("#qr")).to_be_visible()
     status = await page.locator("#status").inner_text()
@@ -102,8 +139,14 @@ async def test_the_index_and_the_citizen_page_in_every_state(api, city, context)
     await check(page, "citizen, offline")
 
 
-async def test_the_scanner_in_every_state(api, city, context):
-    page = await context.new_page()
+async def test_the_scanner_in_every_state(settings, keys, context):
+    async with door_server(settings, keys) as door:
+        await scanner_states(door, await context.new_page())
+
+
+async def scanner_states(door: Door, page: Page) -> None:
+    api, city = door.api, door.city
+    await page.clock.install()
     await page.goto(str(api.client.make_url("/scanner")))
     await check(page, "scanner, enrolment")
     await page.fill("#enrol-code", "WRONG-CODE-1")
@@ -115,7 +158,8 @@ async def test_the_scanner_in_every_state(api, city, context):
     screen = page.locator("#door")
     await expect(page.locator("#venue")).to_contain_text("venue-a11y")
     await expect(screen).to_have_attribute("data-keys", KEPT)
-    await check(page, "scanner, ready")
+    await expect(screen).to_have_attribute("data-state", "ready")
+    await check(page, "scanner, idle")
 
     await city.list_area("440306", "medium", ago(days=10).isoformat())
     ref, number = await register(city, "张三丰")
@@ -125,6 +169,39 @@ async def test_the_scanner_in_every_state(api, city, context):
     await expect(screen).to_have_attribute("data-color", "yellow")
     await words_and_sign(page, "黄码")
     await check(page, "scanner, yellow")
+    # The colour goes after a few seconds: the door is idle again for the next person.
+    await page.clock.fast_forward(6000)
+    await expect(screen).to_have_attribute("data-state", "ready")
+    await check(page, "scanner, idle after a colour")
+
+    # The service is slow to answer: the door shows that it is checking, and it stays so
+    # (the page's clock stands still) until the test lets time pass.
+    held: list[Route] = []
+
+    async def hold(route: Route) -> None:
+        held.append(route)
+
+    await page.route("**/v1/scans", hold)
+    await freeze(page)
+    await scan(page, code)
+    await expect(screen).to_have_attribute("data-state", "checking")
+    await check(page, "scanner, checking")
+    await page.clock.run_for(3500)  # no answer in 3 s counts as none: checked on the device
+    await expect(screen).to_have_attribute("data-state", "offline")
+    await check(page, "scanner, no answer in time, checked offline")
+    for route in held:
+        await route.abort()
+    await page.unroute("**/v1/scans")
+    await page.clock.resume()
+
+    # Two minutes later the code has expired.
+    door.clock.offset = timedelta(minutes=2)
+    await scan(page, code)
+    await expect(screen).to_have_attribute("data-state", "expired")
+    await check(page, "scanner, expired code")
+    door.clock.offset = timedelta()
+    code = await code_of(api, ref)
+
     header, claims, signature = code.split(".")
     await scan(page, f"{header}.{claims}x.{signature}")
     await expect(screen).to_have_attribute("data-state", "refused")
@@ -132,18 +209,24 @@ async def test_the_scanner_in_every_state(api, city, context):
     await scan(page, id_number("310104"))  # valid, and no one's
     await expect(screen).to_have_attribute("data-state", "unknown")
     await check(page, "scanner, no such person")
+    # The door allows one id card per ten seconds: the second is told to wait.
+    await scan(page, number)
+    await expect(screen).to_have_attribute("data-state", "busy")
+    await check(page, "scanner, too many scans")
     await scan(page, "1234")
     await expect(screen).to_have_attribute("data-state", "refused")
 
+    # The network is down.
     await page.route("**/v1/**", cut_network)
     await scan(page, code)
     await expect(screen).to_have_attribute("data-state", "offline")
     await words_and_sign(page, "黄码")
     await words_and_sign(page, "checked offline")
-    await check(page, "scanner, checked offline")
+    await check(page, "scanner, network down, checked offline")
+    await page.clock.fast_forward(11_000)  # past the id cards' pause
     await scan(page, number)
     await expect(screen).to_have_attribute("data-state", "down")
-    await check(page, "scanner, check by hand")
+    await check(page, "scanner, network down, check by hand")
     await page.unroute("**/v1/**")
 
     await page.click("#door [data-lang-toggle]")
@@ -188,3 +271,70 @@ async def test_the_staff_console_signed_out_and_at_work(api, city, context, sett
     await page.goto(str(api.client.make_url(f"/staff/appeals/{appeal}")))
     await expect(page.get_by_text("颜色不对").first).to_be_visible()
     await check(page, "console, an appeal")
+    # The case, claimed, with a correction previewed before anything is written.
+    await page.click("#claim")
+    await expect(page.locator("#decide")).to_be_visible()
+    await page.locator("#voids input[name=void]").first.check()
+    await page.fill("#decision-note", "经核实，到达记录有误，已作废。")
+    await page.click("#preview-button")
+    await expect(page.locator("#preview-color")).to_have_attribute("data-color", "green")
+    await check(page, "console, an appeal with a correction previewed")
+
+
+async def test_the_commission_console_page_by_page(api, city, context, settings):
+    member = await add_account(settings, "commissioner-a11y", role="commission", name="李明")
+    ref = await city.register("310101", "张三")
+    await city.send(
+        arrival(ago(days=2), {"person_ref": ref}, area="510107", reporting_district="310101")
+    )
+    page = await context.new_page()
+    await page.goto(str(api.client.make_url("/staff/areas")))
+    await page.fill("#sign-in-sub", member.sub)
+    await page.fill("#sign-in-password", member.password)
+    await page.fill("#sign-in-otp", member.otp(ShiftedClock()()))
+    await page.click("#sign-in button[type=submit]")
+    await expect(page.locator("#who")).to_contain_text(member.sub)
+    await check(page, "console, risk areas and campaigns")
+
+    # Listings: a preview per district, then the job that applies it.
+    await page.fill("#listing-area", "510107")
+    await page.select_option("#listing-level", "high")
+    await page.fill("#listing-from", "2020-01-01T00:00")
+    await page.click("#listing-preview")
+    preview = page.locator("#add-listing .preview")
+    await expect(preview).to_contain_text("可能受影响 1 人")
+    await check(page, "console, a listing's preview")
+    await preview.get_by_role("button", name="确认").click()
+    await expect(page.locator("#add-listing .job")).to_contain_text("已完成：1 / 1")
+    await check(page, "console, a listing's job, done")
+
+    # Overrides: one proposed, awaiting another member.
+    await page.goto(str(api.client.make_url("/staff/overrides")))
+    await page.fill("#propose-person", ref)
+    await page.select_option("#propose-color", "green")
+    await page.fill("#propose-reason", "流调确认其未到过该地区。")
+    await page.click("#propose-form button[type=submit]")
+    await expect(page.locator("#pending tbody tr").first).to_contain_text(ref)
+    await check(page, "console, an override awaiting a second member")
+
+    # The audit of a person, with the chain checked.
+    await page.goto(str(api.client.make_url(f"/staff/audit?person_ref={ref}")))
+    await expect(page.locator("#chain-state")).to_have_attribute("data-intact", "true")
+    await check(page, "console, a person's audit")
+
+    # A person, the city at a glance, the venues.
+    await page.goto(str(api.client.make_url("/staff/persons")))
+    await page.fill("#lookup", ref)
+    await page.press("#lookup", "Enter")
+    await expect(page.locator("#color")).to_have_attribute("data-color", "red")
+    await check(page, "console, a person")
+    await page.goto(str(api.client.make_url("/staff/glance")))
+    await expect(page.locator("#now-counts")).to_contain_text("全市")
+    await page.wait_for_function("() => document.querySelector('#chart')?.naturalWidth > 100")
+    await check(page, "console, at a glance")
+    await page.goto(str(api.client.make_url("/staff/venues")))
+    await page.fill("#revoke-venue", "cafe-42")
+    await page.fill("#revoke-reason", "扫码平板失窃")
+    await page.click("#revoke-form button[type=submit]")
+    await expect(page.locator("#revoked tr[data-venue='cafe-42']")).to_be_visible()
+    await check(page, "console, revoked venues")

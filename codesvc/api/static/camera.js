@@ -1,7 +1,8 @@
 // The door's camera: reads QR codes from the video, with the browser's BarcodeDetector where
 // it has one for QR codes, else ZXing (vendored, WebAssembly, served by this service).
-// Marks for the scanner test (performance marks): "camera-first-frame", "decoder-ready",
-// "code-decoded"; the scanner page adds "colour-shown".
+// Marks for the scanner test (performance marks): "decoder-load", "decoder-loaded",
+// "camera-first-frame", "decoder-ready" (for the camera), "code-decoded"; the scanner page
+// adds "door-shown" and "colour-shown".
 
 const WASM = new URL("./vendor/zxing-wasm/reader/zxing_reader.wasm", import.meta.url).href;
 // The same code held in front of the camera is one scan, not one per frame.
@@ -53,6 +54,27 @@ export async function qrDecoder() {
   return { kind: "zxing", decode: await zxingDecoder() };
 }
 
+let preparing = null;
+
+// The decoder, loaded once per page: when the camera is first turned on, or ahead of that
+// (the scanner page does it after its first paint on a door that uses the camera).
+export function prepareDecoder() {
+  if (!preparing) {
+    performance.mark("decoder-load");
+    preparing = qrDecoder().then(
+      (decoder) => {
+        performance.mark("decoder-loaded");
+        return decoder;
+      },
+      (err) => {
+        preparing = null;
+        throw err;
+      },
+    );
+  }
+  return preparing;
+}
+
 export class Camera {
   constructor(video, onCode) {
     this.video = video;
@@ -73,7 +95,7 @@ export class Camera {
     this.video.hidden = false;
     await this.video.play();
     performance.mark("camera-first-frame");
-    this.decoder = this.decoder || (await qrDecoder());
+    this.decoder = this.decoder || (await prepareDecoder());
     performance.mark("decoder-ready");
     this.video.dataset.decoder = this.decoder.kind;
     this.loop();

@@ -1,7 +1,7 @@
 // Risk areas and test campaigns (commission): list, add or end a listing (backdating
 // allowed) or start a campaign, each previewed first — how many people would turn which
 // colour, per district — then confirmed, then followed as a job until it is done.
-import { DISTRICTS, api, colorBadge, districtName, h, me, notFound, start, t, time } from "./staff-common.js";
+import { DISTRICTS, api, colorBadge, districtName, h, me, notFound, start, t, tableWrap, time } from "./staff-common.js";
 
 const TEXT = {
   zh: {
@@ -93,7 +93,9 @@ function localValue(iso) {
 function previewTable(result) {
   const rows = result.by_district || [];
   if (!rows.length) return h("p", { class: "hint" }, t("no_change"));
-  return h(
+  return tableWrap(
+    t("preview"),
+    h(
     "table",
     { class: "preview-table" },
     h("thead", {}, h("tr", {}, [t("district"), t("before"), t("after"), t("people")].map((x) => h("th", { scope: "col" }, x)))),
@@ -103,6 +105,7 @@ function previewTable(result) {
       rows.map((r) =>
         h("tr", { dataset: { district: r.district, after: r.after } }, h("td", {}, districtName(r.district)), h("td", {}, colorBadge(r.before)), h("td", {}, colorBadge(r.after)), h("td", { class: "num" }, String(r.people))),
       ),
+    ),
     ),
   );
 }
@@ -260,7 +263,7 @@ async function render(main) {
       "section",
       { class: "card" },
       h("h2", {}, t("listings")),
-      rows.length ? h("div", { class: "table-wrap" }, h("table", { id: "listings" }, h("thead", {}, head), h("tbody", {}, rows.map(listingRow)))) : h("p", { class: "hint" }, t("none")),
+      rows.length ? tableWrap(t("listings"), h("table", { id: "listings" }, h("thead", {}, head), h("tbody", {}, rows.map(listingRow)))) : h("p", { class: "hint" }, t("none")),
     ),
     adding,
     campaignForm(),

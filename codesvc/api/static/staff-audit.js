@@ -1,6 +1,6 @@
 // The audit of a person (commission): who read or changed their data, when, and whether
 // those entries still match the hash chain.
-import { api, h, me, notFound, start, t, time } from "./staff-common.js";
+import { api, h, me, notFound, start, t, tableWrap, time } from "./staff-common.js";
 
 const TEXT = {
   zh: {
@@ -70,9 +70,8 @@ async function render(main) {
     form,
     state,
     list.length
-      ? h(
-          "div",
-          { class: "table-wrap card" },
+      ? tableWrap(
+          t("title"),
           h(
             "table",
             { id: "audit" },
@@ -94,6 +93,7 @@ async function render(main) {
               ),
             ),
           ),
+          "card",
         )
       : h("p", { class: "hint" }, t("none")),
   );

@@ -1,11 +1,10 @@
 // What every console page shares: sign-in, the bar with its navigation, calls made with
-// the session cookie (and its CSRF token for changes), words in both languages, and small
-// builders for the DOM. A page module calls start({ text, title, render }).
+// the session cookie (and its CSRF token for changes), words in both languages (the shared
+// ones are in staff-words.js), and small builders for the DOM. A page module calls
+// start({ text, title, render }).
 import {
-  CAUSE_WORDS,
   COLORS,
   DISTRICTS,
-  RULE_WORDS,
   Unreachable,
   bindLangToggle,
   call,
@@ -14,130 +13,9 @@ import {
   formatTime,
   keepShell,
 } from "./common.js";
+import { SHARED } from "./staff-words.js";
 
 export { COLORS, DISTRICTS, colorChip };
-
-const SHARED = {
-  zh: {
-    console: "健康码工作台",
-    skip: "跳到主要内容",
-    nav: "工作台页面",
-    queue: "申诉队列",
-    person: "查询人员",
-    glance: "概况",
-    areas: "风险地区与检测",
-    overrides: "人工设定",
-    audit: "审计",
-    venues: "场所",
-    sign_out: "退出登录",
-    signed_out: "您已退出登录。",
-    sign_in_title: "工作人员登录",
-    sign_in_hint: "区工作人员和市卫健委委员使用本服务为您开设的账号登录。",
-    sub: "账号",
-    password: "密码",
-    otp: "动态验证码（6 位）",
-    otp_hint: "市卫健委委员必填：身份验证器应用中的当前验证码。",
-    sign_in: "登录",
-    signing_in: "正在登录…",
-    loading: "正在读取…",
-    unreachable: "无法连接服务，请检查网络后重试。",
-    commission: "市卫健委",
-    district_of: (d) => `${districtName(d, "zh")}`,
-    whole_city: "全市",
-    not_found: "找不到",
-    back_to_queue: "返回申诉队列",
-    now: "至今",
-    left: (d) => `剩 ${d}`,
-    overdue_by: (d) => `已超时 ${d}`,
-    hours: (h, m) => (h ? `${h} 小时 ${m} 分` : `${m} 分`),
-    days: (d, h) => `${d} 天 ${h} 小时`,
-    status: {
-      submitted: "待认领",
-      in_review: "审核中",
-      corrected: "已更正",
-      upheld: "维持原颜色",
-      escalated: "已转交市卫健委",
-      withdrawn: "已撤回",
-    },
-    categories: {
-      wrong_travel_record: "行程记录有误",
-      missing_test_result: "缺少检测结果",
-      wrong_test_result: "检测结果有误",
-      other: "其他",
-    },
-    kinds: {
-      "travel.arrival": "到达",
-      "test.result": "检测结果",
-      "contact.designated": "密接判定",
-      "case.discharged": "出院",
-      correction: "更正",
-      override: "人工设定",
-    },
-    rules: RULE_WORDS.zh,
-    cause: CAUSE_WORDS.zh,
-    superseded: (at, by) => `已于 ${at} 被取代：${by}`,
-  },
-  en: {
-    console: "Health code console",
-    skip: "Skip to the main content",
-    nav: "Console pages",
-    queue: "Appeals queue",
-    person: "Look up a person",
-    glance: "At a glance",
-    areas: "Risk areas and testing",
-    overrides: "Overrides",
-    audit: "Audit",
-    venues: "Venues",
-    sign_out: "Sign out",
-    signed_out: "You signed out.",
-    sign_in_title: "Staff sign-in",
-    sign_in_hint:
-      "District staff and commission members sign in with the account this service made for them.",
-    sub: "Account",
-    password: "Password",
-    otp: "One-time code (6 digits)",
-    otp_hint: "Commission members: the current code from the authenticator app.",
-    sign_in: "Sign in",
-    signing_in: "Signing in…",
-    loading: "Loading…",
-    unreachable: "Cannot reach the service; check the network and try again.",
-    commission: "City health commission",
-    district_of: (d) => `${districtName(d, "en")}`,
-    whole_city: "Whole city",
-    not_found: "Not found",
-    back_to_queue: "Back to the queue",
-    now: "now",
-    left: (d) => `${d} left`,
-    overdue_by: (d) => `overdue by ${d}`,
-    hours: (h, m) => (h ? `${h} h ${m} min` : `${m} min`),
-    days: (d, h) => `${d} d ${h} h`,
-    status: {
-      submitted: "waiting to be claimed",
-      in_review: "in review",
-      corrected: "corrected",
-      upheld: "upheld",
-      escalated: "escalated to the commission",
-      withdrawn: "withdrawn",
-    },
-    categories: {
-      wrong_travel_record: "wrong travel record",
-      missing_test_result: "missing test result",
-      wrong_test_result: "wrong test result",
-      other: "other",
-    },
-    kinds: {
-      "travel.arrival": "arrival",
-      "test.result": "test result",
-      "contact.designated": "contact designation",
-      "case.discharged": "discharge",
-      correction: "correction",
-      override: "override",
-    },
-    rules: RULE_WORDS.en,
-    cause: CAUSE_WORDS.en,
-    superseded: (at, by) => `superseded at ${at}: ${by}`,
-  },
-};
 
 let page = null;
 let session = null;
@@ -201,6 +79,13 @@ export function describeCause(cause) {
 }
 
 // h("p", {class: "x", onclick: f}, "text", child): an element; never parses HTML.
+// A table that scrolls sideways on a narrow screen rather than widening the page; the
+// region takes the keyboard's focus, so it can be scrolled without a mouse.
+export function tableWrap(label, table, extraClass = "") {
+  const attrs = { class: `table-wrap ${extraClass}`.trim(), tabindex: "0", role: "region" };
+  return h("div", { ...attrs, "aria-label": label }, table);
+}
+
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {

@@ -1,6 +1,6 @@
 // At a glance: green, yellow and red now and day by day over the last 30 days (as shown
 // at the time; the chart is drawn by the service), and how appeals are being worked.
-import { DISTRICTS, api, districtName, h, lang, me, start, t, time } from "./staff-common.js";
+import { DISTRICTS, api, districtName, h, lang, me, start, t, tableWrap, time } from "./staff-common.js";
 
 const TEXT = {
   zh: {
@@ -115,13 +115,13 @@ async function render(main) {
         "section",
         { class: "card", id: "now" },
         h("h2", {}, t("now")),
-        h("table", { id: "now-counts" }, h("thead", {}, head.cloneNode(true)), h("tbody", {}, countsRow(where, last), colorDistricts.map((d) => countsRow(districtName(d.district), d.steps[d.steps.length - 1])))),
+        tableWrap(t("now"), h("table", { id: "now-counts" }, h("thead", {}, head.cloneNode(true)), h("tbody", {}, countsRow(where, last), colorDistricts.map((d) => countsRow(districtName(d.district), d.steps[d.steps.length - 1]))))),
       ),
       h(
         "section",
         { class: "card", id: "appeal-figures" },
         h("h2", {}, t("appeals")),
-        h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, appealHead), h("tbody", {}, appeals.ok ? appealRow(where, appeals.data) : "", perDistrict.map((f) => appealRow(districtName(f.district), f))))),
+        tableWrap(t("appeals"), h("table", {}, h("thead", {}, appealHead), h("tbody", {}, appeals.ok ? appealRow(where, appeals.data) : "", perDistrict.map((f) => appealRow(districtName(f.district), f))))),
       ),
     ),
     h(
@@ -133,7 +133,7 @@ async function render(main) {
         "details",
         {},
         h("summary", {}, t("table")),
-        h("table", { id: "days" }, h("thead", {}, head), h("tbody", {}, steps.map((s) => countsRow(time(s.at), s)))),
+        tableWrap(t("table"), h("table", { id: "days" }, h("thead", {}, head), h("tbody", {}, steps.map((s) => countsRow(time(s.at), s))))),
       ),
     ),
   );

@@ -1,7 +1,7 @@
 // Overrides under the four-eyes rule: propose a colour with a reason; a different member
 // approves or rejects it. The proposer is offered no button for their own proposal (and
 // the service refuses it anyway).
-import { api, colorBadge, h, me, notFound, start, t, time } from "./staff-common.js";
+import { api, colorBadge, h, me, notFound, start, t, tableWrap, time } from "./staff-common.js";
 
 const TEXT = {
   zh: {
@@ -176,7 +176,7 @@ async function render(main, message = "") {
       { class: "card" },
       h("h2", {}, t("pending")),
       proposals.length
-        ? h("div", { class: "table-wrap" }, h("table", { id: "pending" }, h("thead", {}, header), h("tbody", {}, proposals.map((p) => pendingRow(p, reload)))))
+        ? tableWrap(t("pending"), h("table", { id: "pending" }, h("thead", {}, header), h("tbody", {}, proposals.map((p) => pendingRow(p, reload)))))
         : h("p", { class: "hint", id: "none-pending" }, t("none_pending")),
     ),
   );

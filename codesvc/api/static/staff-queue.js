@@ -9,6 +9,7 @@ import {
   notice,
   start,
   t,
+  tableWrap,
   time,
   timeLeft,
   words,
@@ -189,9 +190,8 @@ async function render(main) {
       .filter(Boolean)
       .map((label) => h("th", { scope: "col" }, label)),
   );
-  const table = h(
-    "div",
-    { class: "table-wrap" },
+  const table = tableWrap(
+    t("title", where),
     h("table", { id: "queue" }, h("caption", { class: "visually-hidden" }, t("title", where)), h("thead", {}, head), h("tbody", {}, appeals.map((a) => renderRow(a)))),
   );
   const more =

@@ -1,6 +1,6 @@
 // Venues (commission): refuse every token of a venue at once, in every instance, or accept
 // it again.
-import { api, h, me, notFound, start, t, time } from "./staff-common.js";
+import { api, h, me, notFound, start, t, tableWrap, time } from "./staff-common.js";
 
 const TEXT = {
   zh: {
@@ -69,7 +69,9 @@ async function render(main) {
       { class: "card" },
       h("h2", {}, t("revoked")),
       rows.length
-        ? h(
+        ? tableWrap(
+            t("revoked"),
+            h(
             "table",
             { id: "revoked" },
             h("thead", {}, h("tr", {}, [t("venue"), t("reason"), t("by"), t("at"), t("act")].map((x) => h("th", { scope: "col" }, x)))),
@@ -85,6 +87,7 @@ async function render(main) {
                 });
                 return h("tr", { dataset: { venue: r.venue } }, h("td", {}, r.venue), h("td", {}, r.reason), h("td", {}, r.revoked_by), h("td", {}, time(r.revoked_at)), h("td", {}, button));
               }),
+            ),
             ),
           )
         : h("p", { class: "hint" }, t("none")),
