@@ -281,7 +281,7 @@ async def test_an_enrolment_code_works_once_and_a_revoked_venue_loses_its_device
         await other.reload()
         await other.fill("#enrol-code", code)
         await other.click("#enrol-form button[type=submit]")
-        await expect(other.locator("#setup-alert")).to_contain_text("used already")
+        await expect(other.locator("#setup-alert")).to_contain_text("已被使用")
         await shots.take(other, "scanner-enrol-refused")
         # Revoking the venue refuses the enrolled device at its next scan.
         resp = await api.client.post(

@@ -3,7 +3,7 @@
 // app opens the page as /citizen#token=<JWT>: a fragment never reaches a server or its logs.
 // The code comes first, in one API call that carries the colour too; the rest follows.
 //
-// Why one file of some 680 lines: this is the page that must show a code within a second on a
+// Why one file of some 700 lines: this is the page that must show a code within a second on a
 // slow phone (SPEC §9), and every module it imports is one more request on its first open —
 // over HTTP/1.1 the browser's six connections are already taken by the page's files, so a
 // seventh module waits a round trip (400 ms on slow 3G). Its words in two languages are

@@ -4,7 +4,7 @@
 // the keys kept from /v1/keys (its signature, key and expiry) and the scan is queued until the
 // service is back; an id number cannot be checked offline, so the door is told to check by hand.
 //
-// Why one file of some 520 lines: what is separable already is (the camera, the offline
+// Why one file of some 530 lines: what is separable already is (the camera, the offline
 // check, the IndexedDB queue, the calls); what stays is the one screen's state machine —
 // each scan's number, the pauses the service asks for, the timer that clears the colour —
 // which every part below reads and changes, and the door's words (about 80 lines). Split
