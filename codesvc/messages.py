@@ -20,7 +20,7 @@ DEFAULT: Final[Lang] = "zh"
 
 class Text(str):
     """A message waiting for its reader: as a string it is the English, so it goes
-    wherever text goes (a log line, a per-event error); a problem renders it in the
+    wherever text goes (a log line); a problem or an answer renders it in the
     reader's language from its template and values."""
 
     template: str
@@ -182,6 +182,7 @@ ZH: dict[str, str] = {
     "an escalated appeal is decided by the commission": "已转交的申诉由市卫健委决定",
     "an id number has 18 characters; this one has {count}": "身份证号应为 18 位，此号码为 {count} 位",
     "an id number is 17 digits followed by a digit or X": "身份证号为 17 位数字加 1 位数字或 X",
+    "an override cannot be voided; it ends at its 'until' or by a later override that two commission members approve": "人工设定不能作废；它在截止时间（until）结束，或由两名委员批准的新人工设定取代",
     "an override ends only by another approved override": "人工设定只能由另一项经批准的人工设定结束",
     "appeal is already escalated": "申诉已转交市卫健委",
     "appeal is already in_review, claimed by another officer": "申诉已由另一位工作人员认领，正在审核",
@@ -206,6 +207,8 @@ ZH: dict[str, str] = {
     "each event must be a JSON object": "每条事件都须为 JSON 对象",
     "escalate": "上报",
     "escalated": "转交市卫健委",
+    "event_id {event_id} appears twice in this batch with different content": "event_id {event_id} 在本批中出现两次且内容不同",
+    "event_id {event_id} was already used for an event with different content; events are never edited — send a correction instead": "event_id {event_id} 已用于一条内容不同的事件；事件一经写入不能修改，请改为发送更正",
     "evidence must be an object of named values, such as lab_id": "证明材料须为带名称的字段，例如 lab_id",
     "file": "提出",
     "from must be before to.": "起始时间（from）须早于结束时间（to）。",
@@ -256,6 +259,7 @@ ZH: dict[str, str] = {
     "name the arrival you dispute: the event_id shown with the reason for your colour": "请指明您有异议的到达记录：即健康码颜色原因旁显示的 event_id",
     "name the day as YYYY-MM-DD, e.g. 2022-04-01": "日期格式为 YYYY-MM-DD，例如 2022-04-01",
     "name the test result you dispute: the event_id shown with the reason for your colour": "请指明您有异议的检测结果：即健康码颜色原因旁显示的 event_id",
+    "names an override": "指向一项人工设定",
     "not a cursor": "不是有效的翻页标记",
     "not a key": "不是有效的键",
     "not after from": "未晚于起始时间",
@@ -263,6 +267,7 @@ ZH: dict[str, str] = {
     "not allowed for this sender": "此发送方不能发送",
     "not allowed when upheld": "维持原结论时不能填写",
     "not an event of the appellant": "不是申诉人的记录",
+    "not an event of this person": "不是此人的事件",
     "not an event on your record": "不是您名下的记录",
     "not an object": "不是对象",
     "not in the future": "不是将来的时间",
@@ -300,9 +305,11 @@ ZH: dict[str, str] = {
     "unknown case": "找不到所指的病例",
     "unknown field": "未知字段",
     "unknown kind {kind}; must be one of {options}": "未知的事件类型 {kind}；须为以下之一：{options}",
+    "unknown person_ref {ref}; register the person or send their id_number": "未知的人员编号 {ref}；请先登记此人，或改为发送其身份证号（id_number）",
     "until must be in the future; leave it out for an open-ended override.": "截止时间（until）须在将来；如不设截止时间，请不填此项。",
     "upheld": "维持原结论",
     "uphold": "维持原结论",
+    "voids names {events}, which is not an event of this person": "voids 中的 {events} 不是此人的事件",
     "window too long": "时间范围过长",
     "withdraw": "撤回",
     "withdrawn": "撤回",

@@ -126,6 +126,25 @@ async def test_a_refusal_from_each_area_comes_in_chinese_unless_english_is_asked
         assert limited[0]["detail"] == expected
 
 
+async def test_an_events_refusal_in_a_batch_follows_accept_language(city):
+    event = {
+        "event_id": "6f1c2a4e-0d6b-4c8e-9a51-1f7b3c2d9e80", "kind": "case.discharged",
+        "occurred_at": "2022-02-08T10:00:00+08:00", "person": {"person_ref": "p_NOSUCH01"},
+        "data": {},
+    }  # fmt: skip
+    said = {}
+    for lang in (None, "en"):
+        status, answer = await _asked(
+            city.api, "POST", "/v1/events", city.feeder, lang, json={"events": [event]}
+        )
+        assert status == 200, answer
+        said[lang] = answer["results"][0]["error"]
+    assert said == {
+        None: "事件无效：data.case_ref：必填",
+        "en": "invalid event: data.case_ref: is required",
+    }
+
+
 def _messages_in_code() -> dict[str, str]:
     """Every literal message given to ``t(...)`` in the package, with where it is."""
     found: dict[str, str] = {}

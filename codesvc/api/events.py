@@ -8,6 +8,7 @@ from codesvc.api.clock import now
 from codesvc.api.keys import METRICS, POOL, SETTINGS, principal
 from codesvc.api.routing import Reply, Routes
 from codesvc.api.secrets import ID_SECRET
+from codesvc.messages import language, render
 from codesvc.schemas.events import EventBatch, EventResult, EventResults
 from codesvc.schemas.persons import PersonIn, PersonOut
 from codesvc.service.ingest import ingest
@@ -59,13 +60,14 @@ async def post_events(request: web.Request, body: EventBatch) -> EventResults:
     for item, outcome in zip(body.events, outcomes, strict=True):
         label = item.sent.kind if item.sent is not None else "other"
         metrics.events.labels(label, outcome.status).inc()
+    lang = language(request.headers.get("Accept-Language"))  # each event's why, as a problem's
     return EventResults(
         results=[
             EventResult(
                 event_id=o.event_id,
                 status=o.status,
-                error=o.error,
-                errors=dict(o.errors) if o.errors else None,
+                error=render(o.error, lang) if o.error else None,
+                errors={k: render(v, lang) for k, v in o.errors.items()} if o.errors else None,
             )
             for o in outcomes
         ]

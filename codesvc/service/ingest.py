@@ -15,7 +15,7 @@ from typing import Literal
 import asyncpg
 
 from codesvc.boundaries import CaseFacts, district_refusal
-from codesvc.messages import t
+from codesvc.messages import Text, t
 from codesvc.schemas.events import Item, LabRecordEvent, PersonByRef
 from codesvc.service import audit_log, authority, stored_status
 from codesvc.service.events import Checked, Rejected, as_sent_by, digest
@@ -33,8 +33,8 @@ MANUAL_SENDERS = frozenset({"staff", "commission"})
 class Outcome:
     event_id: str | None
     status: Literal["accepted", "duplicate", "rejected"] = "accepted"
-    error: str | None = None
-    errors: Mapping[str, str] | None = None
+    error: Text | None = None
+    errors: Mapping[str, Text] | None = None
 
 
 @dataclass
@@ -134,7 +134,7 @@ def _within_district(
     return kept
 
 
-def _reject(outcome: Outcome, error: str) -> None:
+def _reject(outcome: Outcome, error: Text) -> None:
     outcome.status, outcome.error = "rejected", error
 
 
@@ -184,8 +184,9 @@ def _same_twice(outcome: Outcome, first: Candidate, again: Candidate) -> None:
         outcome.status = "duplicate"
     else:
         outcome.status = "rejected"
-        outcome.error = (
-            f"event_id {again.event.event_id} appears twice in this batch with different content"
+        outcome.error = t(
+            "event_id {event_id} appears twice in this batch with different content",
+            event_id=again.event.event_id,
         )
 
 
@@ -206,9 +207,9 @@ async def _resolve_people(
             c.person = found.get(c.person_ref)
             if c.person is None:
                 outcomes[c.index].status = "rejected"
-                outcomes[c.index].error = (
-                    f"unknown person_ref {c.person_ref}; register the person or send their "
-                    "id_number"
+                outcomes[c.index].error = t(
+                    "unknown person_ref {ref}; register the person or send their id_number",
+                    ref=c.person_ref,
                 )
         elif c.registration is not None:
             c.person = registered[c.registration.id_number]
@@ -257,9 +258,10 @@ async def _store(
                 outcome.status = "duplicate"
             else:
                 outcome.status = "rejected"
-                outcome.error = (
-                    f"event_id {c.event.event_id} was already used for an event with different "
-                    "content; events are never edited — send a correction instead"
+                outcome.error = t(
+                    "event_id {event_id} was already used for an event with different "
+                    "content; events are never edited — send a correction instead",
+                    event_id=c.event.event_id,
                 )
     return [c for c in candidates if c.event.event_id in fresh]
 
@@ -331,14 +333,15 @@ async def _check_corrections(
         outcome = outcomes[c.index]
         if strangers:
             outcome.status = "rejected"
-            outcome.error = (
-                f"voids names {', '.join(strangers)}, which is not an event of this person"
+            outcome.error = t(
+                "voids names {events}, which is not an event of this person",
+                events=", ".join(strangers),
             )
-            outcome.errors = {"data.voids": "not an event of this person"}
+            outcome.errors = {"data.voids": t("not an event of this person")}
         elif overrides & set(c.event.voids):
             outcome.status = "rejected"
-            outcome.error = (
+            outcome.error = t(
                 "an override cannot be voided; it ends at its 'until' or by a later override "
                 "that two commission members approve"
             )
-            outcome.errors = {"data.voids": "names an override"}
+            outcome.errors = {"data.voids": t("names an override")}
