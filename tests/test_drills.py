@@ -16,6 +16,7 @@ import itertools
 import os
 import secrets
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -71,6 +72,11 @@ class Answered:
         return len(self.events) + len(self.scans) + len(self.appeal_steps) + len(self.reads)
 
 
+def once() -> dict[str, str]:
+    """A fresh Idempotency-Key, sent with every attempt of one creating request."""
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
 class Traffic:
     """Concurrent callers against several servers, each keeping what it was answered."""
 
@@ -120,8 +126,9 @@ class Traffic:
 
     async def person(self) -> tuple[str, str]:
         """Register someone with an arrival; returns their reference and the arrival's id."""
+        # A registration re-sent after a lost answer is answered 201 again, by its key.
         status, body = await self.until_answered(
-            "POST", "/v1/persons", self.auth("feeder", "registry"),
+            "POST", "/v1/persons", {**self.auth("feeder", "registry"), **once()},
             {"id_number": id_number(DISTRICT), "name": "张三", "district": DISTRICT},
         )  # fmt: skip
         assert status == 201, body
@@ -168,11 +175,10 @@ class Traffic:
             ref, arrived = await self.person()
             filed = {"category": "wrong_travel_record", "description": "I was never there.",
                      "disputed_event_id": arrived}  # fmt: skip
+            # An attempt filed though unanswered is answered by its key when re-sent.
             status, body = await self.until_answered(
-                "POST", "/v1/appeals", self.auth("citizen", ref), filed
+                "POST", "/v1/appeals", {**self.auth("citizen", ref), **once()}, filed
             )
-            if status == 409:  # an earlier attempt was filed though unanswered
-                continue
             assert status == 201, body
             appeal = body["appeal_id"]
             self.answered.appeal_steps.append((appeal, "submitted"))

@@ -215,6 +215,21 @@ async def test_a_retried_note_and_override_proposal_are_stored_once(city, conn):
     ]
 
 
+async def test_a_retried_registration_is_answered_as_new_again(city, conn):
+    """Registration is idempotent on the id number anyway; with a key, a feed's retry is
+    also answered as the first answer was (201, created), not 200."""
+    from tests.builders import id_number
+
+    person = {"id_number": id_number("310101"), "name": "王五", "district": "310101"}
+    key = str(uuid.uuid4())
+    answers = [await post(city, "/v1/persons", city.feeder, person, key) for _ in "ab"]
+    assert [(s, b["created"], r) for s, b, r in answers] == [(201, True, False), (201, True, True)]
+    assert answers[0][1] == answers[1][1]
+    status, unkeyed, _ = await post(city, "/v1/persons", city.feeder, person)
+    assert (status, unkeyed) == (200, {**answers[0][1], "created": False})
+    assert await conn.fetchval("SELECT count(*) FROM persons") == 1
+
+
 async def test_a_retried_campaign_starts_one_campaign_and_one_job(city, conn):
     untested = await city.register("310104")
     ends_at = datetime.now(UTC) + timedelta(hours=1)
@@ -293,7 +308,8 @@ async def test_the_openapi_document_names_the_header_where_it_applies(api):
         params = document["paths"][path][method].get("parameters", [])
         return any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in params)
 
-    for path in ("/v1/appeals", "/v1/appeals/{appeal_id}/notes", "/v1/overrides", "/v1/campaigns"):
+    creating = ("/v1/appeals", "/v1/appeals/{appeal_id}/notes", "/v1/overrides", "/v1/campaigns")
+    for path in (*creating, "/v1/persons"):
         assert takes_key("post", path), path
     # Routes idempotent by their own ids, and reads, do not take it.
     for method, path in (("post", "/v1/events"), ("post", "/v1/scans"), ("get", "/v1/appeals")):

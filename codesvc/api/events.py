@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from codesvc.api.clock import now
+from codesvc.api.idempotency import connection
 from codesvc.api.keys import METRICS, POOL, SETTINGS, principal
 from codesvc.api.routing import Reply, Routes
 from codesvc.api.secrets import ID_SECRET
@@ -25,10 +26,11 @@ routes = Routes("feeds")
     body=PersonIn,
     response=PersonOut,
     status=(201, 200),
+    idempotent=True,
 )
 async def register_person(request: web.Request, body: PersonIn) -> Reply[PersonOut]:
     registration = Registration(body.id_number, body.name, body.district, body.phone)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
+    async with connection(request) as conn, conn.transaction():
         found, created = await ensure_registered(
             conn, [registration], request.app[ID_SECRET], now(request), request.app[SETTINGS].rules
         )
