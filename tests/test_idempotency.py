@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from multidict import CIMultiDict
 
 from codesvc.api.app import create_app
 from tests.conftest import ENGLISH, Api, City
@@ -126,6 +127,11 @@ async def test_a_key_that_cannot_be_one_is_refused_in_words(city, conn):
         )
         assert resp.status == 400, bad
         assert "Idempotency-Key" in (await resp.json())["detail"]
+    twice = CIMultiDict(citizen)
+    twice.add("Idempotency-Key", "one")
+    twice.add("Idempotency-Key", "two")
+    resp = await city.client.post("/v1/appeals", json=FILING, headers=twice)
+    assert resp.status == 400
     assert await appeals_of(conn, ref) == []
 
 
