@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, Route, async_playwright, expect
+from yarl import URL
 
 from codesvc import db
 from codesvc.api.app import create_app
@@ -325,6 +326,43 @@ async def test_sign_in_refusals_sign_out_and_ended_sessions_as_a_person_sees_the
         )
     await other.click("#refresh")
     await expect(other.locator("#sign-in-message")).to_contain_text("停用")
+
+
+async def test_a_proposal_whose_answer_was_lost_is_made_once_when_sent_again(desk):
+    li = await add_account(desk.settings, "commissioner-li", role="commission", name="李明")
+    ref = await desk.city.register("310101")
+    page = await desk.page()
+    sent: list[str | None] = []
+
+    async def lose_the_first_answer(route: Route) -> None:
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        sent.append(await route.request.header_value("Idempotency-Key"))
+        if len(sent) == 1:
+            await route.fetch()  # the service stores the proposal...
+            await route.abort("connectionreset")  # ...and its answer never arrives
+        else:
+            await route.continue_()
+
+    await sign_in(page, desk, li, "/staff/overrides", otp=li.otp(desk.clock()))
+    await page.route(lambda u: URL(u).path == "/v1/overrides", lose_the_first_answer)
+    await page.fill("#propose-person", ref)
+    await page.select_option("#propose-color", "red")
+    await page.fill("#propose-reason", "流调确认其为密切接触者，病例报告未及时上传。")
+    await page.click("#propose-form button[type=submit]")
+    await expect(page.locator("#notice")).to_contain_text("无法连接服务")
+    await page.click("#propose-form button[type=submit]")
+    await expect(page.locator("#overrides-message")).to_contain_text("等待另一名委员批准")
+    assert len(sent) == 2
+    assert sent[0] is not None
+    assert sent[1] == sent[0]
+    async with db.connect(desk.settings.database_url) as conn:
+        proposals = await conn.fetchval(
+            "SELECT count(*) FROM overrides JOIN persons USING (person_id) WHERE person_ref = $1",
+            ref,
+        )
+    assert proposals == 1
 
 
 async def test_two_commission_members_propose_and_approve_and_the_proposer_cannot(desk):

@@ -20,6 +20,26 @@ function retryAfter(response) {
   return Number.isNaN(at) ? null : Math.max(0, (at - Date.now()) / 1000);
 }
 
+// Idempotency keys of creating requests, one per thing being created (`scope`): the same
+// key while the same request is sent again after no answer came, so the service answers
+// the one it already made; a new key once an answer has come, or for a changed request.
+const pendingKeys = new Map();
+
+export function retryKey(scope, body) {
+  const sent = JSON.stringify(body);
+  const known = pendingKeys.get(scope);
+  if (known && known.sent === sent) return known.key;
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const key = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  pendingKeys.set(scope, { sent, key });
+  return key;
+}
+
+// An answer came for `scope`: its next request is a new one.
+export function answered(scope) {
+  pendingKeys.delete(scope);
+}
+
 // Call this service's JSON API. Only paths of this origin are allowed, so a token pasted
 // into a page is sent nowhere else (the Content-Security-Policy says the same).
 // Resolves {ok, status, data, detail, problem, retryAfter, serverDate};

@@ -18,6 +18,7 @@ import {
   DISTRICTS,
   RULE_WORDS,
   Unreachable,
+  answered,
   applyText,
   bindLangToggle,
   call,
@@ -25,6 +26,7 @@ import {
   currentLang,
   formatTime,
   keepShell,
+  retryKey,
 } from "./common.js";
 
 // Colours change by themselves (SPEC §3): read again at least this often, and at next_change_at.
@@ -79,6 +81,8 @@ const TEXT = {
     token_refused: "此令牌无法使用，请重新粘贴。",
     appeal_filed: (status, due) => `申诉已提交，状态：${status}，预计 ${due} 前处理。`,
     appeal_failed: (detail) => `申诉未能提交：${detail}`,
+    appeal_unanswered:
+      "没有收到答复，申诉可能已经提交。请再按一次“提交申诉”：同一份申诉不会重复提交。",
     filed: (at) => `提交于 ${at}`,
     due: (at) => `应于 ${at} 前处理`,
     overdue: "已超时",
@@ -151,6 +155,8 @@ const TEXT = {
     token_refused: "This token cannot be used; paste a valid one.",
     appeal_filed: (status, due) => `Appeal filed. Status: ${status}; to be handled by ${due}.`,
     appeal_failed: (detail) => `The appeal was not filed: ${detail}`,
+    appeal_unanswered:
+      "No answer came back, so the appeal may have been filed. Press “File the appeal” again: the same appeal is never filed twice.",
     filed: (at) => `filed ${at}`,
     due: (at) => `due by ${at}`,
     overdue: "overdue",
@@ -503,21 +509,6 @@ function fieldErrors(errors) {
   }
 }
 
-// The Idempotency-Key of the filing being sent: kept while the same appeal is sent again
-// (after "cannot reach the service"), so the retry is answered the appeal already filed;
-// a new one for a changed appeal, and after one is filed.
-let filing = null;
-
-function filingKey(body) {
-  const sent = JSON.stringify(body);
-  if (!filing || filing.sent !== sent) {
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
-    const key = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-    filing = { sent, key };
-  }
-  return filing.key;
-}
-
 async function fileAppeal(event) {
   event.preventDefault();
   const form = event.target;
@@ -537,10 +528,11 @@ async function fileAppeal(event) {
   button.disabled = true;
   result.textContent = t("appeal_sending");
   try {
-    const idempotencyKey = filingKey(body);
+    // The same key while the same appeal is sent again after no answer came.
+    const idempotencyKey = retryKey("appeal", body);
     const answer = await call("/v1/appeals", { method: "POST", body, token, lang, idempotencyKey });
+    answered("appeal");
     if (answer.ok) {
-      filing = null;
       fieldErrors(null);
       const appeal = answer.data;
       result.textContent = t("appeal_filed")(
@@ -558,7 +550,9 @@ async function fileAppeal(event) {
       result.textContent = t("appeal_failed")(answer.detail);
     }
   } catch {
-    result.textContent = t("appeal_failed")(t("unreachable"));
+    // The filing may have been stored with its answer lost: say so, not "not filed"; the
+    // same key on the next press is answered with the appeal already filed.
+    result.textContent = t("appeal_unanswered");
   } finally {
     button.disabled = false;
   }

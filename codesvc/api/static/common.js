@@ -1,7 +1,7 @@
 // What every page shares: the language toggle, calls to this service, colour words, times.
 import { LANG_KEY, currentLang } from "./api.js";
 
-export { Unreachable, call, currentLang } from "./api.js";
+export { Unreachable, answered, call, currentLang, retryKey } from "./api.js";
 
 // Times are shown in the city's zone, whatever zone the phone is in (SPEC §3).
 const CITY_ZONE = "Asia/Shanghai";

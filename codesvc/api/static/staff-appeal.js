@@ -86,6 +86,7 @@ function notesSection(appeal, reload) {
     const answer = await api(`/v1/appeals/${encodeURIComponent(appeal.appeal_id)}/notes`, {
       method: "POST",
       body: { text: text.value, visibility: form.visibility.value },
+      retry: `note:${appeal.appeal_id}`,
     });
     if (answer.ok) reload();
     else result.textContent = answer.detail;

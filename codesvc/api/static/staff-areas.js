@@ -210,6 +210,7 @@ function campaignForm() {
     (dryRun) =>
       api(`/v1/campaigns?dry_run=${dryRun}`, {
         method: "POST",
+        retry: dryRun ? undefined : "campaign",
         body: {
           districts: [...form.querySelectorAll("input[name=districts]:checked")].map((x) => x.value),
           starts_at: cityTime(form.starts.value),

@@ -6,12 +6,14 @@ import {
   COLORS,
   DISTRICTS,
   Unreachable,
+  answered,
   bindLangToggle,
   call,
   colorChip,
   currentLang,
   formatTime,
   keepShell,
+  retryKey,
 } from "./common.js";
 import { SHARED } from "./staff-words.js";
 
@@ -113,8 +115,9 @@ window.addEventListener("unhandledrejection", (event) => {
 });
 
 // Call the API with the session cookie; a change carries the CSRF token. An ended
-// session puts the sign-in form up with the service's words for why.
-export async function api(path, { method = "GET", body } = {}) {
+// session puts the sign-in form up with the service's words for why. `retry` names what a
+// creating request creates: sent again after no answer, it carries the same Idempotency-Key.
+export async function api(path, { method = "GET", body, retry } = {}) {
   let answer;
   try {
     answer = await call(path, {
@@ -123,11 +126,13 @@ export async function api(path, { method = "GET", body } = {}) {
       lang: lang(),
       session: true,
       csrf: method === "GET" ? undefined : session && session.csrf_token,
+      idempotencyKey: retry ? retryKey(retry, body) : undefined,
     });
   } catch (err) {
     if (err instanceof Unreachable) notice(t("unreachable"));
     throw err;
   }
+  if (retry) answered(retry);
   if (answer.serverDate) skew = answer.serverDate - Date.now();
   if (answer.status === 401 && path !== "/v1/session") {
     session = null;

@@ -85,7 +85,7 @@ function proposeForm(reload) {
     event.preventDefault();
     const body = { person_ref: form.person_ref.value.trim(), color: form.color.value, reason: form.reason.value };
     if (form.until.value) body.until = `${form.until.value}:00+08:00`;
-    const answer = await api("/v1/overrides", { method: "POST", body });
+    const answer = await api("/v1/overrides", { method: "POST", body, retry: "override" });
     if (answer.ok) await reload(t("proposed", answer.data.override_id));
     else result.textContent = answer.detail;
   });
