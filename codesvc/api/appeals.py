@@ -1,4 +1,10 @@
-"""Appeals over HTTP: citizens file and follow them; district staff and the commission work them."""
+"""Appeals over HTTP: citizens file and follow them; district staff and the commission work them.
+
+About 480 lines, kept whole: one resource's routes and the documented models they answer
+with, which the citizen's and the staff's routes share (an appeal as either reads it);
+the work itself is in `codesvc.service.appeals`, the preview of a decision in
+`codesvc.api.appeal_preview`.
+"""
 
 from __future__ import annotations
 
