@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -33,14 +36,23 @@ def test_migrate_against_a_configured_database(db_url, tmp_path):
     assert "applied 0 migration(s)" in result.stdout
 
 
-async def test_serve_on_the_embedded_database_accepts_its_own_tokens(tmp_path):
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """A working directory for the embedded server outside pytest's own temporary folder:
+    when run as root, the server runs as another user, who must be able to reach it, and a
+    pytest session starting meanwhile closes its folder to everyone but its owner."""
+    with tempfile.TemporaryDirectory(prefix="codesvc-embedded-") as folder:
+        yield Path(folder)
+
+
+async def test_serve_on_the_embedded_database_accepts_its_own_tokens(home):
     """The README's promise: no database configured, and it still runs."""
     env = clean_env()
-    async with codesvc_serve(env, tmp_path, capture=True) as served:
-        assert (tmp_path / ".codesvc" / "pgdata" / "PG_VERSION").exists()
+    async with codesvc_serve(env, home, capture=True) as served:
+        assert (home / ".codesvc" / "pgdata" / "PG_VERSION").exists()
         async with aiohttp.ClientSession() as session:
             token = await asyncio.to_thread(
-                codesvc, "token", "--role", "citizen", "--sub", "p_demo", env=env, cwd=tmp_path
+                codesvc, "token", "--role", "citizen", "--sub", "p_demo", env=env, cwd=home
             )
             assert token.returncode == 0, token.stderr
             headers = {"Authorization": "Bearer " + token.stdout.strip()}
@@ -49,7 +61,7 @@ async def test_serve_on_the_embedded_database_accepts_its_own_tokens(tmp_path):
                 assert (await resp.json())["sub"] == "p_demo"
 
             scanner = await asyncio.to_thread(
-                codesvc, "token", "--role", "scanner", "--sub", "venue-1", env=env, cwd=tmp_path
+                codesvc, "token", "--role", "scanner", "--sub", "venue-1", env=env, cwd=home
             )
             headers = {"Authorization": "Bearer " + scanner.stdout.strip()}
             async with session.get(served.base + "/v1/me/status", headers=headers) as resp:
@@ -62,7 +74,7 @@ async def test_serve_on_the_embedded_database_accepts_its_own_tokens(tmp_path):
     assert served.process.returncode == 0, output
     assert "stopped" in output
     # The embedded PostgreSQL stopped with the service.
-    assert not (tmp_path / ".codesvc" / "pgdata" / "postmaster.pid").exists()
+    assert not (home / ".codesvc" / "pgdata" / "postmaster.pid").exists()
 
 
 def test_a_token_signed_with_a_new_secret_says_so(tmp_path):
@@ -86,16 +98,16 @@ def test_a_token_signed_with_a_new_secret_says_so(tmp_path):
     assert str(there / ".codesvc" / "auth.secret") in elsewhere.stderr
 
 
-def test_the_embedded_database_keeps_its_output_in_its_own_log(tmp_path):
+def test_the_embedded_database_keeps_its_output_in_its_own_log(home):
     """Its start-up and a platformdirs warning go to a file in the data directory; the
     commands' stderr says where in one line and carries nothing of pgserver's."""
     env = clean_env(CODESVC_LOG_FORMAT="json")
     env.pop("XDG_RUNTIME_DIR", None)  # platformdirs warns without it
-    output = tmp_path / ".codesvc" / "embedded-postgres.log"
+    output = home / ".codesvc" / "embedded-postgres.log"
 
-    migrated = codesvc("migrate", env=env, cwd=tmp_path)
+    migrated = codesvc("migrate", env=env, cwd=home)
     assert migrated.returncode == 0, migrated.stderr
-    verified = codesvc("verify", env=env, cwd=tmp_path)
+    verified = codesvc("verify", env=env, cwd=home)
     assert verified.returncode == 0, verified.stderr
     assert "verified 0 people" in verified.stdout
 
