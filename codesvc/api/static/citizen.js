@@ -13,6 +13,7 @@
 import { AREAS } from "./areas.js";
 import { TOKEN_KEY, firstCode, firstToken, tokenFromFragment } from "./citizen-start.js";
 import {
+  CATEGORY_WORDS,
   CAUSE_WORDS,
   COLORS,
   DISTRICTS,
@@ -100,12 +101,7 @@ const TEXT = {
       escalated: "已转交市卫健委",
       withdrawn: "已撤回",
     },
-    categories: {
-      wrong_travel_record: "行程记录有误",
-      missing_test_result: "缺少检测结果",
-      wrong_test_result: "检测结果有误",
-      other: "其他",
-    },
+    categories: CATEGORY_WORDS.zh,
     rules: RULE_WORDS.zh,
     cause: CAUSE_WORDS.zh,
   },
@@ -175,12 +171,7 @@ const TEXT = {
       escalated: "passed to the health commission",
       withdrawn: "withdrawn",
     },
-    categories: {
-      wrong_travel_record: "wrong travel record",
-      missing_test_result: "missing test result",
-      wrong_test_result: "wrong test result",
-      other: "other",
-    },
+    categories: CATEGORY_WORDS.en,
     rules: RULE_WORDS.en,
     cause: CAUSE_WORDS.en,
   },

@@ -59,6 +59,22 @@ export const RULE_WORDS = {
   },
 };
 
+// An appeal's category, as the citizen and the staff both name it.
+export const CATEGORY_WORDS = {
+  zh: {
+    wrong_travel_record: "行程记录有误",
+    missing_test_result: "缺少检测结果",
+    wrong_test_result: "检测结果有误",
+    other: "其他",
+  },
+  en: {
+    wrong_travel_record: "wrong travel record",
+    missing_test_result: "missing test result",
+    wrong_test_result: "wrong test result",
+    other: "other",
+  },
+};
+
 export const CAUSE_WORDS = {
   zh: {
     none: "无限制",

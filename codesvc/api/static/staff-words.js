@@ -1,6 +1,6 @@
 // The words every console page shares (staff-common.js), in Simplified Chinese and
 // English, kept apart from the code so that the two languages can be checked side by side.
-import { CAUSE_WORDS, RULE_WORDS } from "./common.js";
+import { CATEGORY_WORDS, CAUSE_WORDS, RULE_WORDS } from "./common.js";
 
 export const SHARED = {
   zh: {
@@ -44,12 +44,7 @@ export const SHARED = {
       escalated: "已转交市卫健委",
       withdrawn: "已撤回",
     },
-    categories: {
-      wrong_travel_record: "行程记录有误",
-      missing_test_result: "缺少检测结果",
-      wrong_test_result: "检测结果有误",
-      other: "其他",
-    },
+    categories: CATEGORY_WORDS.zh,
     kinds: {
       "travel.arrival": "到达",
       "test.result": "检测结果",
@@ -104,12 +99,7 @@ export const SHARED = {
       escalated: "escalated to the commission",
       withdrawn: "withdrawn",
     },
-    categories: {
-      wrong_travel_record: "wrong travel record",
-      missing_test_result: "missing test result",
-      wrong_test_result: "wrong test result",
-      other: "other",
-    },
+    categories: CATEGORY_WORDS.en,
     kinds: {
       "travel.arrival": "arrival",
       "test.result": "test result",
