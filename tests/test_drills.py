@@ -302,8 +302,10 @@ async def run_drill(
     callers += [asyncio.create_task(traffic.auditor(refs)) for _ in range(AUDITORS)]
     try:
         await asyncio.sleep(BEFORE)
-        traffic.killed_at = time.monotonic()
         await asyncio.to_thread(kill)
+        # Gone once the kill returns: killing a whole machine's processes takes a moment,
+        # in which its PostgreSQL still answers.
+        traffic.killed_at = time.monotonic()
         while traffic.answered.first_write is None:
             assert time.monotonic() - traffic.killed_at < 120, "no write succeeded after the kill"
             for task in callers:
@@ -459,6 +461,24 @@ async def test_the_standby_dies(cluster, tmp_path):
         cluster.start_node(standby)
         await asyncio.to_thread(cluster.wait_healthy)
     report("standby killed", traffic, records, recovered, checked)
+
+
+async def test_the_primarys_machine_dies(cluster, tmp_path):
+    """The primary's whole machine is gone, Patroni with it: no one gives the leader key up,
+    so the synchronous standby is promoted once the key expires (``ttl``), and nothing
+    answered is lost meanwhile."""
+    old_primary, _ = cluster.wait_healthy()
+    async with drill(cluster, tmp_path) as found, aiohttp.ClientSession() as session:
+        traffic, recovered, landing = await run_drill(
+            found, session, lambda: cluster.kill_node(old_primary)
+        )
+        assert cluster.primary().name != old_primary.name, "the standby was not promoted"
+        records = await assert_all_there(found, traffic, landing)
+        await assert_time_moves_codes(found, landing)
+        checked = await asyncio.to_thread(verify, found)
+        cluster.start_node(old_primary)
+        await asyncio.to_thread(cluster.wait_healthy)
+    report("primary's machine lost", traffic, records, recovered, checked)
 
 
 async def test_a_backup_restores_to_a_point_in_time(cluster, tmp_path):
