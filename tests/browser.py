@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Route
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -65,3 +67,22 @@ class Shots:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
         return path
+
+
+def losing_the_first_answer(sent: list[str | None]) -> Callable[[Route], Awaitable[None]]:
+    """A route handler for a page's creating requests: the service receives the first POST
+    and does what it asks, but its answer never reaches the page (the connection drops);
+    later ones pass. Each POST's ``Idempotency-Key`` is appended to ``sent``."""
+
+    async def handle(route: Route) -> None:
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        sent.append(await route.request.header_value("Idempotency-Key"))
+        if len(sent) == 1:
+            await route.fetch()
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    return handle

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from playwright.async_api import Browser, Page, Route, async_playwright, expect
+from playwright.async_api import Browser, Page, async_playwright, expect
 from yarl import URL
 
 from codesvc import db
@@ -24,7 +24,7 @@ from codesvc.api.pages import BUNDLE
 from codesvc.service import accounts
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys, Principal
-from tests.browser import Shots
+from tests.browser import Shots, losing_the_first_answer
 from tests.builders import ago, arrival
 from tests.conftest import Api, City, Clock
 from tests.staff import PASSWORD, Member, add_account
@@ -334,19 +334,8 @@ async def test_a_proposal_whose_answer_was_lost_is_made_once_when_sent_again(des
     page = await desk.page()
     sent: list[str | None] = []
 
-    async def lose_the_first_answer(route: Route) -> None:
-        if route.request.method != "POST":
-            await route.continue_()
-            return
-        sent.append(await route.request.header_value("Idempotency-Key"))
-        if len(sent) == 1:
-            await route.fetch()  # the service stores the proposal...
-            await route.abort("connectionreset")  # ...and its answer never arrives
-        else:
-            await route.continue_()
-
     await sign_in(page, desk, li, "/staff/overrides", otp=li.otp(desk.clock()))
-    await page.route(lambda u: URL(u).path == "/v1/overrides", lose_the_first_answer)
+    await page.route(lambda u: URL(u).path == "/v1/overrides", losing_the_first_answer(sent))
     await page.fill("#propose-person", ref)
     await page.select_option("#propose-color", "red")
     await page.fill("#propose-reason", "流调确认其为密切接触者，病例报告未及时上传。")

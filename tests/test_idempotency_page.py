@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Page, Route, async_playwright, expect
+from playwright.async_api import Page, async_playwright, expect
 from yarl import URL
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, require_chromium
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, losing_the_first_answer, require_chromium
 from tests.conftest import Api
 
 pytestmark = pytest.mark.browser
@@ -36,18 +36,7 @@ async def test_a_filing_whose_answer_was_lost_is_filed_once_when_pressed_again(
     ref = await city.register()
     sent: list[str | None] = []
 
-    async def lose_the_first_answer(route: Route) -> None:
-        if route.request.method != "POST":
-            await route.continue_()
-            return
-        sent.append(await route.request.header_value("Idempotency-Key"))
-        if len(sent) == 1:
-            await route.fetch()  # the service files the appeal...
-            await route.abort("connectionreset")  # ...and its answer never arrives
-        else:
-            await route.continue_()
-
-    await page.route(lambda u: URL(u).path == "/v1/appeals", lose_the_first_answer)
+    await page.route(lambda u: URL(u).path == "/v1/appeals", losing_the_first_answer(sent))
     await page.goto(str(api.client.make_url("/citizen")))
     await page.fill("#token", api.token("citizen", ref))
     await page.click("#token-form button[type=submit]")
