@@ -31,7 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 # The screenshots (docs/, with CODESVC_SCREENSHOTS=1) show Chinese: a CJK font renders it.
-if ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+if ! fc-list 2>/dev/null | grep -i "Noto Sans CJK" >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "Installing a CJK font for the browser tests (apt-get install fonts-noto-cjk)"
         apt-get update -qq
