@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from city import Caller, Result, lookup_lines, wrk  # noqa: E402
-from harness import create_database, free_port, server_url  # noqa: E402
-from scan import DISTRICTS, load_people, person_ref, process, service_env, wait_ready  # noqa: E402
+from harness import create_database, free_port, server_url, wait_ready  # noqa: E402
+from scan import DISTRICTS, load_people, person_ref, process, service_env  # noqa: E402
 
 from codesvc import db  # noqa: E402
 from codesvc.service.audit_log import verify_audit  # noqa: E402

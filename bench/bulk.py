@@ -36,7 +36,15 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import copy_rate, create_database, drop_database, free_port, server_url  # noqa: E402
+from harness import (  # noqa: E402
+    EVENT_COLUMNS,
+    copy_rate,
+    create_database,
+    drop_database,
+    free_port,
+    server_url,
+    wait_ready,
+)
 
 from codesvc.settings import Settings  # noqa: E402
 from codesvc.state.events import TravelArrival  # noqa: E402
@@ -97,16 +105,7 @@ async def load_city(url: str, people: int, now: datetime) -> None:
                     )
                     for event_id, i in events
                 ],
-                columns=[
-                    "event_id",
-                    "person_id",
-                    "kind",
-                    "occurred_at",
-                    "data",
-                    "digest",
-                    "sender",
-                    "received_at",
-                ],
+                columns=EVENT_COLUMNS,
             )
             await conn.copy_records_to_table(
                 "statuses",
@@ -199,7 +198,7 @@ async def run(url: str, args: argparse.Namespace) -> None:
     waits: list[float] = []
     try:
         async with aiohttp.ClientSession() as session:
-            await wait_ready(session, base)
+            await asyncio.to_thread(wait_ready, port)
             stop = asyncio.Event()
             async with aiohttp.ClientSession(headers=feeder) as probing:
                 prober = asyncio.create_task(probe(probing, base, args.people, stop, waits))
@@ -256,17 +255,6 @@ async def until_done(
         if job["state"] != "running":
             return job
         await asyncio.sleep(0.1)
-
-
-async def wait_ready(session: aiohttp.ClientSession, base: str) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        with contextlib.suppress(aiohttp.ClientError):
-            async with session.get(base + "/readyz") as resp:
-                if resp.status == 200:
-                    return
-        await asyncio.sleep(0.2)
-    raise SystemExit("the service did not become ready")
 
 
 async def main(args: argparse.Namespace) -> None:

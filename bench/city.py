@@ -45,15 +45,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness import (  # noqa: E402
+    copy_rate,
     cpu_between,
     create_database,
     database_cpu,
     free_port,
     server_url,
     tree_cpu,
+    wait_ready,
 )
-from ingest import copy_rate  # noqa: E402
-from scan import DISTRICTS, load_people, person_ref, process, service_env, wait_ready  # noqa: E402
+from scan import DISTRICTS, load_people, person_ref, process, service_env  # noqa: E402
 
 from codesvc import db  # noqa: E402
 from codesvc.codes import keystore, sealing  # noqa: E402

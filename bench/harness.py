@@ -10,6 +10,8 @@ import socket
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,6 +24,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from codesvc import db  # noqa: E402
+
+#: The columns of an ``events`` row, as a benchmark COPYs them.
+EVENT_COLUMNS = [
+    "event_id",
+    "person_id",
+    "kind",
+    "occurred_at",
+    "data",
+    "digest",
+    "sender",
+    "received_at",
+]
 
 
 @contextlib.contextmanager
@@ -132,17 +146,23 @@ async def copy_rate(conn: asyncpg.Connection, rows: int) -> float:
     await conn.copy_records_to_table(
         "copy_bench",
         records=records,
-        columns=[
-            "event_id",
-            "person_id",
-            "kind",
-            "occurred_at",
-            "data",
-            "digest",
-            "sender",
-            "received_at",
-        ],
+        columns=EVENT_COLUMNS,
     )
     elapsed = time.perf_counter() - started
     await conn.execute("DROP TABLE copy_bench")
     return rows / elapsed
+
+
+def wait_ready(port: int, path: str = "/readyz", timeout: float = 120) -> None:
+    """Return once the service on ``port`` answers ``path`` with 200; give up after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"nothing answered on port {port} within {timeout} s")
+        time.sleep(0.2)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import secrets
 import statistics
@@ -37,7 +36,14 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import copy_rate, create_database, drop_database, free_port, server_url  # noqa: E402
+from harness import (  # noqa: E402
+    copy_rate,
+    create_database,
+    drop_database,
+    free_port,
+    server_url,
+    wait_ready,
+)
 
 from codesvc import db  # noqa: E402
 from codesvc.identity import make_id_number  # noqa: E402
@@ -112,7 +118,7 @@ async def run(url: str, args: argparse.Namespace) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession(headers=headers) as session:
-            await wait_ready(session, base)
+            await asyncio.to_thread(wait_ready, port)
             fresh_rates, existing_rates, copy_rates = [], [], []
             seq = 0
             start = datetime.now(UTC) - timedelta(days=1)
@@ -178,17 +184,6 @@ async def run(url: str, args: argparse.Namespace) -> None:
     print(
         f"  POST /v1/events, known people    {existing:9.0f} ev/s     {existing / copy:.3f} of COPY"
     )
-
-
-async def wait_ready(session: aiohttp.ClientSession, base: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with contextlib.suppress(aiohttp.ClientError):
-            async with session.get(base + "/readyz") as resp:
-                if resp.status == 200:
-                    return
-        await asyncio.sleep(0.2)
-    raise SystemExit("the service did not become ready")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ from harness import (  # noqa: E402
     free_port,
     server_url,
     tree_cpu,
+    wait_ready,
 )
 
 from codesvc import db  # noqa: E402
@@ -400,23 +401,6 @@ def process(
             proc.kill()
             proc.wait()
         log.close()
-
-
-def wait_ready(port: int, path: str = "/readyz", timeout: float = 120) -> None:
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit(f"nothing answered on port {port} within {timeout} s")
-        time.sleep(0.2)
 
 
 def serve_baseline(port: int, url: str, loop_name: str) -> int:
