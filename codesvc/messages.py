@@ -126,6 +126,7 @@ ZH: dict[str, str] = {
     "The request body is too large; send smaller batches (at most 1000 events).": "请求体过大；请分批发送（每批最多 1000 条事件）。",
     "The request is not well-formed HTTP and was not read.": "请求不是格式正确的 HTTP，未被读取。",
     "The request needs a JSON body.": "此请求需要 JSON 请求体。",
+    "There is no console page at {path}; the console starts at {root}.": "工作台没有 {path} 这个页面；工作台从 {root} 开始。",
     "There is no job {job}; use the job_id a change returned.": "没有任务 {job}；请使用更改时返回的 job_id。",
     "There is no page file {name}; start from / for the list of pages.": "没有页面文件 {name}；请从首页 / 查看页面列表。",
     "There is no such resource; see /openapi.json for the routes this service has.": "没有这个资源；本服务的接口见 /openapi.json。",

@@ -44,6 +44,20 @@ async def freeze(page) -> None:  # type: ignore[no-untyped-def]
     await page.clock.pause_at((await page.evaluate("Date.now()") + 1000) / 1000)
 
 
+async def controlled(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the service worker controls the page. Not ``wait_for_function``: under the
+    pages' Content Security Policy its string predicate is refused once it must be polled."""
+    await page.evaluate(
+        """async () => {
+            if (navigator.serviceWorker.controller) return;
+            await new Promise((resolve, reject) => {
+                navigator.serviceWorker.addEventListener("controllerchange", resolve);
+                setTimeout(() => reject(new Error("no service worker after 20 s")), 20_000);
+            });
+        }"""
+    )
+
+
 def require_chromium() -> None:
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: install it with apt-get install -y chromium")

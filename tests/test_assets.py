@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from codesvc.api import assets
+from codesvc.api import assets, console_paths
+from codesvc.api.pages import BUNDLE
 from codesvc.state.areas import NAMES
 
 
@@ -170,3 +171,42 @@ async def test_the_console_files_are_sent_like_every_other_page(api, address):
     console = json.loads(re.search(r"SHELLS = (\{.*?\n\});", worker, re.S).group(1))["console"]
     assert set(modules) <= set(console["files"])
     assert {*named, "/staff"} <= set(console["files"])
+
+
+async def test_the_worker_and_the_console_know_the_addresses_the_service_routes(api):
+    served = {r.resource.canonical for r in api.client.app.router.routes() if r.method == "GET"}
+    routed = sorted(path for path in served if console_paths.under(path))
+    assert "/staff/appeals/{appeal_id}" in routed
+    worker = await (await api.client.get("/sw.js")).text()
+    kept = json.loads(re.search(r"CONSOLE = (\{.*?\n\});", worker, re.S).group(1))
+    assert kept == {"page": "/staff", "paths": [path for path, _, _ in console_paths.PATHS]}
+    assert sorted(kept["paths"]) == routed
+    # The console's script reads the same table, and has a view for each of its addresses.
+    table = await (await api.client.get(BUNDLE.url("console-paths.js"))).text()
+    paths = json.loads(table[table.index("(") + 1 : table.rindex(")")])
+    assert sorted(path for path, _ in paths) == routed
+    router = (assets.SOURCE / "staff.js").read_text()
+    views = router[router.index("const VIEWS = {") : router.index("};")]
+    assert {view for _, view in paths} == set(re.findall(r"^  (\w+)\b", views, re.M))
+
+
+@pytest.mark.parametrize(
+    "address", ["/staff/nonsense", "/staff/appealz/AP-1", "/staff/appeals/AP-1/x", "/staff/"]
+)
+async def test_a_console_address_the_service_does_not_route_is_its_404(api, address):
+    resp = await api.client.get(address, headers={"Accept": "text/html"})
+    assert resp.status == 404
+    assert resp.content_type == "application/problem+json"
+    problem = await resp.json(content_type=None)
+    assert problem["detail"] == (
+        f"There is no console page at {address}; the console starts at /staff."
+    )
+    chinese = await api.client.get(address, headers={"Accept-Language": "zh-CN"})
+    assert (await chinese.json(content_type=None))["detail"] == (
+        f"工作台没有 {address} 这个页面；工作台从 /staff 开始。"
+    )
+
+
+def test_a_console_path_the_worker_could_not_match_stops_the_service_from_starting(tmp_path):
+    with pytest.raises(ValueError, match="a value is a whole segment"):
+        assets.build(write(tmp_path, PAGES), console=[("/staff/{id:[0-9]+}", "one", "")])

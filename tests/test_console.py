@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Error as PlaywrightError
 from yarl import URL
 
 from codesvc import db
@@ -24,7 +25,7 @@ from codesvc.api.pages import BUNDLE
 from codesvc.service import accounts
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys, Principal
-from tests.browser import Shots, losing_the_first_answer
+from tests.browser import Shots, controlled, losing_the_first_answer
 from tests.builders import ago, arrival
 from tests.conftest import Api, City, Clock
 from tests.staff import PASSWORD, Member, add_account
@@ -65,9 +66,10 @@ class Desk:
     def url(self, path: str) -> str:
         return str(self.api.client.make_url(path))
 
-    async def page(self, viewport: dict[str, int] = DESKTOP) -> Page:
-        """A page in a browser context of its own: its own cookies, as another person's."""
-        context = await self.browser.new_context(viewport=viewport)
+    async def page(self, viewport: dict[str, int] = DESKTOP, locale: str | None = None) -> Page:
+        """A page in a browser context of its own: its own cookies, as another person's
+        (and, given a ``locale``, the languages their browser asks for)."""
+        context = await self.browser.new_context(viewport=viewport, locale=locale)
         page = await context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         self.pages.append(page)
@@ -248,7 +250,7 @@ async def test_the_console_is_kept_on_the_device_once_it_has_been_open(desk):
     await expect(page.locator("#queue-figures")).to_contain_text("未办结 0 件")
     # Once the page is up, the service worker takes the console in: every page module of it,
     # the appeal page's included, though no appeal has been opened on this device.
-    await page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20_000)
+    await controlled(page)
     kept = await page.evaluate(
         """async () => {
             const kept = [];
@@ -270,6 +272,46 @@ async def test_the_console_is_kept_on_the_device_once_it_has_been_open(desk):
     await page.context.set_offline(False)
     await page.reload()
     await expect(page.locator("#now-counts")).to_contain_text("黄浦区")
+
+
+async def test_a_mistyped_console_address_shows_the_services_404_on_a_device_that_keeps_it(desk):
+    officer = await add_account(desk.settings, "huangpu-zhou", district="310101", name="周敏")
+    appeal = await file_by_api(desk, await yellow_arrival(desk))
+    page = await desk.page(locale="zh-CN")
+    await sign_in(page, desk, officer)
+    await expect(page.locator("#queue-figures")).to_contain_text("未办结 1 件")
+    await controlled(page)
+
+    # The worker that keeps the console on this device hands a mistyped address to the
+    # service, which answers that there is no such console page: not the queue.
+    for typo in (f"/staff/appealz/{appeal}", "/staff/nonsense", f"/staff/appeals/{appeal}/x"):
+        opened = await page.goto(desk.url(typo))
+        assert opened is not None
+        assert opened.status == 404, typo
+        assert not opened.from_service_worker, typo
+        await expect(page.locator("body")).to_contain_text(
+            f"工作台没有 {typo} 这个页面；工作台从 /staff 开始。"
+        )
+        await expect(page.locator("#queue")).to_have_count(0)
+
+    # A console address the service routes is still the console, from the device.
+    opened = await page.goto(desk.url(f"/staff/appeals/{appeal}"))
+    assert opened is not None
+    assert opened.from_service_worker
+    await expect(page.locator("h1")).to_have_text(f"申诉 {appeal}")
+    await expect(page.locator("#description")).to_have_text("颜色不对")
+
+    # Offline, the console's addresses still open the kept console; a mistyped one is the
+    # browser's own page for no network, never the console.
+    await page.context.set_offline(True)
+    opened = await page.goto(desk.url(f"/staff/appeals/{appeal}"))
+    assert opened is not None
+    assert opened.from_service_worker
+    await expect(page.locator("#notice")).to_contain_text("无法连接服务")
+    with pytest.raises(PlaywrightError, match="ERR_INTERNET_DISCONNECTED"):
+        await page.goto(desk.url("/staff/nonsense"))
+    await expect(page.locator("#notice")).to_have_count(0)
+    await page.context.set_offline(False)
 
 
 async def test_sign_in_refusals_sign_out_and_ended_sessions_as_a_person_sees_them(desk):

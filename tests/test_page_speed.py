@@ -23,7 +23,7 @@ from playwright.async_api import Page, async_playwright, expect
 from codesvc.api.app import create_app
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, require_chromium
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, controlled, require_chromium
 from tests.builders import ago, arrival
 from tests.conftest import Api, City
 
@@ -108,9 +108,7 @@ async def test_the_code_shows_within_a_second_when_opened_before(logged):
             assert "#token" not in page.url
             assert await page.evaluate("sessionStorage.length") == 1
             # The service worker has taken the shell in before the next open.
-            await page.wait_for_function(
-                "navigator.serviceWorker.controller !== null", timeout=20_000
-            )
+            await controlled(page)
             await expect(page.locator("#reasons li[data-rule=R1]")).to_be_visible()
             await page.close()
 

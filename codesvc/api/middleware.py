@@ -78,7 +78,7 @@ def problem_for(request: web.Request, exc: Exception, rid: str) -> web.StreamRes
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             raise exc
-        return from_http_exception(exc).response(request.path, rid, lang)
+        return from_http_exception(exc, request.path).response(request.path, rid, lang)
     if isinstance(exc, UNAVAILABLE):
         log.warning("database unavailable: %s", exc)
         return unavailable(

@@ -8,6 +8,7 @@ from http import HTTPStatus
 import orjson
 from aiohttp import web
 
+from codesvc.api import console_paths
 from codesvc.messages import DEFAULT, Lang, Text, render, t
 
 PROBLEM_TYPE = "application/problem+json"
@@ -71,14 +72,20 @@ def too_many(detail: Text, retry_after: float) -> Problem:
     return Problem(429, detail, headers={"Retry-After": str(seconds)})
 
 
-def from_http_exception(exc: web.HTTPException) -> Problem:
-    """Turn aiohttp's own errors (unknown route, wrong method, too large) into problems."""
+def from_http_exception(exc: web.HTTPException, path: str = "") -> Problem:
+    """Turn aiohttp's own errors (unknown route, wrong method, too large) into problems;
+    ``path`` is the address asked for."""
     status = exc.status
     headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
-    if status == 404:
+    if status == 404 and console_paths.under(path):
+        # A mistyped console address, most likely typed by a person: say where to start.
         detail: Text = t(
-            "There is no such resource; see /openapi.json for the routes this service has."
+            "There is no console page at {path}; the console starts at {root}.",
+            path=path,
+            root=console_paths.ROOT,
         )
+    elif status == 404:
+        detail = t("There is no such resource; see /openapi.json for the routes this service has.")
     elif status == 405:
         allowed = exc.headers.get("Allow", "")
         detail = t("This route does not take that method; it allows {allowed}.", allowed=allowed)

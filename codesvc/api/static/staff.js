@@ -1,16 +1,33 @@
-// The console's one page shell: load the module of the page this path names. Each page is
+// The console's one page shell: show the view its address names. The addresses are the
+// service's own table of console routes (console-paths.js, generated from it); each view is
 // an import() of its own, so the service knows them all (codesvc/api/assets.py) and keeps
 // them with the shell on the device.
-const PAGES = [
-  [/^\/staff\/appeals\/[^/]+$/, () => import("./staff-appeal.js")],
-  [/^\/staff\/persons(\/[^/]+)?$/, () => import("./staff-person.js")],
-  [/^\/staff\/glance$/, () => import("./staff-glance.js")],
-  [/^\/staff\/areas$/, () => import("./staff-areas.js")],
-  [/^\/staff\/overrides$/, () => import("./staff-overrides.js")],
-  [/^\/staff\/audit$/, () => import("./staff-audit.js")],
-  [/^\/staff\/venues$/, () => import("./staff-venues.js")],
-];
+import { PATHS } from "./console-paths.js";
 
-const path = location.pathname.replace(/\/$/, "");
-const found = PAGES.find(([pattern]) => pattern.test(path));
-(found ? found[1] : () => import("./staff-queue.js"))();
+const person = () => import("./staff-person.js");
+const VIEWS = {
+  queue: () => import("./staff-queue.js"),
+  appeal: () => import("./staff-appeal.js"),
+  persons: person,
+  person,
+  glance: () => import("./staff-glance.js"),
+  areas: () => import("./staff-areas.js"),
+  overrides: () => import("./staff-overrides.js"),
+  audit: () => import("./staff-audit.js"),
+  venues: () => import("./staff-venues.js"),
+};
+
+// Whether a path is the address a route's template names: its "{name}" is one segment.
+function routed(template, pathname) {
+  const want = template.split("/");
+  const got = pathname.split("/");
+  return (
+    want.length === got.length &&
+    want.every((part, i) => (part.startsWith("{") ? got[i] !== "" : part === got[i]))
+  );
+}
+
+// The service and its worker serve this page at these addresses only.
+const found = PATHS.find(([template]) => routed(template, location.pathname));
+if (!found) throw new Error(`${location.pathname} is not a console address`);
+VIEWS[found[1]]();

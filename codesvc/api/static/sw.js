@@ -8,15 +8,27 @@ const VERSION = "__VERSION__";
 // when the worker installs ("eager": the public pages) or when one of its pages is first open
 // (the staff console, which no citizen's phone needs).
 const SHELLS = {"__SHELLS__": 0};
-// Every console address is served the one console page (its script picks the view).
-const CONSOLE = "__CONSOLE__";
+// The console's addresses as the service routes them ("/staff/appeals/{appeal_id}", from its
+// one table of them), each served the one console page (its script picks the view). Any
+// other address under /staff goes to the service, so a mistyped one shows the service's 404.
+const CONSOLE = {"__CONSOLE__": 0};
 const CACHE = `codesvc-${VERSION}`;
 // Fingerprinted files never change under their name: the first copy is good for ever.
 const FINGERPRINTED = /^\/static\/[^/]+\.[0-9a-f]{10}\.[a-z]+$/;
 
+// Whether a path is the address a route's template names: its "{name}" is one segment.
+function routed(template, pathname) {
+  const want = template.split("/");
+  const got = pathname.split("/");
+  return (
+    want.length === got.length &&
+    want.every((part, i) => (part.startsWith("{") ? got[i] !== "" : part === got[i]))
+  );
+}
+
 // The shell a page address belongs to and the address its page is kept under, or null.
 function shellOf(pathname) {
-  const page = pathname === CONSOLE || pathname.startsWith(`${CONSOLE}/`) ? CONSOLE : pathname;
+  const page = CONSOLE.paths.some((path) => routed(path, pathname)) ? CONSOLE.page : pathname;
   const name = Object.keys(SHELLS).find((n) => SHELLS[n].pages.includes(page));
   return name ? { name, page } : null;
 }
