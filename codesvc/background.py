@@ -115,7 +115,10 @@ async def ask_to_sweep(pool: asyncpg.Pool, wanted: asyncio.Event) -> None:
 def run_worker(settings: Settings, clock: Callable[[], datetime]) -> None:
     """``codesvc worker``: the background work alone, until SIGTERM or SIGINT."""
 
+    from codesvc.serving import tune_gc
+
     async def main() -> None:
+        tune_gc()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

