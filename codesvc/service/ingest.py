@@ -47,6 +47,8 @@ class Candidate:
     registration: Registration | None = None
     person: Person | None = None
     unlinked: bool = False
+    #: the person was registered by this batch, and has no status stored yet
+    newcomer: bool = False
 
     @property
     def event(self) -> Event:
@@ -113,7 +115,7 @@ async def ingest(
         await _check_corrections(conn, live, outcomes)
         live = [c for c in live if outcomes[c.index].status == "accepted"]
         stored = await _store(conn, live, outcomes, sender)
-        await _move_people(conn, stored, outcomes, rules, now)
+        await _move_people(conn, candidates, stored, rules, now)
         await _audit(conn, stored, sender, now)
     return outcomes
 
@@ -201,7 +203,9 @@ async def _resolve_people(
     refs = {c.person_ref for c in candidates if c.person_ref}
     found = await by_refs(conn, sorted(refs)) if refs else {}
     registrations = [c.registration for c in candidates if c.registration]
-    registered, _ = await ensure_registered(conn, registrations, secret, now, rules)
+    registered, created = await ensure_registered(
+        conn, registrations, secret, now, rules, statuses=False
+    )
     for c in candidates:
         if c.person_ref is not None:
             c.person = found.get(c.person_ref)
@@ -213,6 +217,7 @@ async def _resolve_people(
                 )
         elif c.registration is not None:
             c.person = registered[c.registration.id_number]
+            c.newcomer = c.person.person_ref in created
 
 
 async def _store(
@@ -289,19 +294,30 @@ async def append_for(
 
 async def _move_people(
     conn: asyncpg.Connection,
+    candidates: list[Candidate],
     stored: list[Candidate],
-    outcomes: list[Outcome],
     rules: Rules,
     now: datetime,
 ) -> None:
+    """Store the status of everyone an accepted event moved, and the first status of
+    everyone this batch registered (with what of theirs was accepted: one evaluation)."""
     by_person: dict[int, list[Event]] = {}
     for c in stored:
         if c.person is not None:
             by_person.setdefault(c.person.person_id, []).append(c.event)
+    causes = {pid: "event:" + events[0].event_id for pid, events in by_person.items()}
+    newcomers = {c.person.person_id: c.person for c in candidates if c.newcomer and c.person}
+    await stored_status.create(
+        conn,
+        sorted(newcomers.values(), key=lambda p: p.person_id),
+        rules,
+        events={pid: by_person.pop(pid) for pid in newcomers if pid in by_person},
+        now=now,
+        causes=causes,
+    )
     if not by_person:
         return
     locked = await stored_status.lock(conn, by_person)
-    causes = {pid: "event:" + events[0].event_id for pid, events in by_person.items()}
     await stored_status.refresh(conn, locked, rules, now, causes)
 
 

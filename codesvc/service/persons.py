@@ -68,11 +68,15 @@ async def ensure_registered(
     secret: bytes,
     now: datetime,
     rules: Rules,
+    *,
+    statuses: bool = True,
 ) -> tuple[dict[str, Person], set[str]]:
     """Find or register each person by id number; returns them by id number, and the new ones.
 
     Registering is idempotent on the id number: a second registration returns the first
     person unchanged. Rows are inserted in hash order so concurrent batches cannot deadlock.
+    Without ``statuses`` the new people's first status is left to the caller, who must
+    store it with `stored_status.create` in the same transaction.
     """
     if not registrations:
         return {}, set()
@@ -105,7 +109,8 @@ async def ensure_registered(
         new_people = [person_of(r) for r in inserted]
         for r in inserted:
             found[bytes(r["id_hash"])] = person_of(r)
-        await stored_status.create(conn, new_people, rules)
+        if statuses:
+            await stored_status.create(conn, new_people, rules)
         created = {p.person_ref for p in new_people}
         raced = [h for h in missing if h not in found]
         if raced:  # registered by a concurrent request a moment ago

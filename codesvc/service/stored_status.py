@@ -8,7 +8,7 @@ them in), so the status row stays the same few bytes however long a life it desc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -166,33 +166,90 @@ async def evaluate_now(
     return {pid: evaluate(state, world, now, explained=explained) for pid, state in states.items()}
 
 
-async def create(conn: asyncpg.Connection, people: Sequence[Newcomer], rules: Rules) -> None:
+async def create(
+    conn: asyncpg.Connection,
+    people: Sequence[Newcomer],
+    rules: Rules,
+    *,
+    events: Mapping[int, Sequence[Event]] | None = None,
+    now: datetime | None = None,
+    causes: Mapping[int, str] | None = None,
+) -> None:
     """The first status and history of newly registered people: green since registration,
     and when a campaign of their district will hold them (R8), as any later write says.
+
+    ``events`` are those stored for them in the registering transaction (a lab's result
+    that registers its person): their status is then stored as registering and at once
+    re-evaluating at ``now`` would leave it, colour-change notification included (named
+    by ``causes``), in one evaluation and one write instead of two of each.
 
     The campaigns are read here, in the registering transaction: a campaign committed
     before it is seen, and one committed after it comes with a job that reaches them.
     """
     if not people:
         return
-    states = [PersonState.new(p.registered_at, p.district) for p in people]
+    events = events or {}
+    causes = causes or {}
+    registered = [PersonState.new(p.registered_at, p.district) for p in people]
+    states = [
+        from_facts(p.registered_at, p.district, events[p.person_id])
+        if events.get(p.person_id)
+        else fresh
+        for p, fresh in zip(people, registered, strict=True)
+    ]
     world = await load_world(conn, states, rules)
-    statuses = [evaluate(s, world, p.registered_at) for s, p in zip(states, people, strict=True)]
+    statuses, told = [], []
+    for p, fresh, state in zip(people, registered, states, strict=True):
+        first = evaluate(fresh, world, p.registered_at, explained=False)
+        if state is fresh:
+            statuses.append(first)
+            continue
+        after = evaluate(state, world, now or p.registered_at, explained=False)
+        statuses.append(after)
+        if after.color is not first.color:
+            moved = notifications.ColorChange(
+                p.person_id, first.color, after.color, after.since, causes[p.person_id]
+            )
+            told.append((p.person_id, notifications.color_detail(moved)))
+    history = [
+        (p.person_id, i) for p, st in zip(people, statuses, strict=True) for i in st.intervals
+    ]
     await conn.execute(
-        """INSERT INTO statuses (person_id, color, since, next_change_at, updated_at)
-           SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[],
-                                $4::timestamptz[], $5::timestamptz[])""",
+        _CREATE_SQL,
         [p.person_id for p in people],
         [st.color.value for st in statuses],
         [st.since for st in statuses],
         [st.next_change_at for st in statuses],
-        [p.registered_at for p in people],
+        now or people[0].registered_at,
+        [pid for pid, _ in history],
+        [i.start for _, i in history],
+        [i.end for _, i in history],
+        [i.color.value for _, i in history],
+        [i.cause for _, i in history],
+        [pid for pid, _ in told],
+        [detail for _, detail in told],
     )
-    await _insert_history(
-        conn,
-        [(p.person_id, i) for p, st in zip(people, statuses, strict=True) for i in st.intervals],
-        people[0].registered_at,
-    )
+
+
+# The first status, history and colour-change notifications of new people, in one round trip.
+_CREATE_SQL = f"""
+WITH status AS (
+    INSERT INTO statuses (person_id, color, since, next_change_at, updated_at)
+    SELECT u.*, $5 FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS u
+    RETURNING 1
+), inserted AS (
+    INSERT INTO history (person_id, valid_from, valid_to, color, cause, recorded_at)
+    SELECT u.*, $5 FROM unnest($6::bigint[], $7::timestamptz[], $8::timestamptz[],
+                               $9::text[], $10::text[]) AS u
+    RETURNING 1
+), told AS (
+    INSERT INTO notifications (person_id, at, kind, detail)
+    SELECT u.person_id, $5, '{notifications.COLOR_CHANGED}', u.detail
+    FROM unnest($11::bigint[], $12::jsonb[]) AS u(person_id, detail)
+    RETURNING 1
+)
+SELECT count(*) FROM status
+"""
 
 
 @dataclass
@@ -336,24 +393,6 @@ async def refresh(
     changes, writes = await reevaluate(conn, locked, rules, now, causes)
     await write(conn, writes, now)
     return changes
-
-
-async def _insert_history(
-    conn: asyncpg.Connection, rows: Sequence[tuple[int, Interval]], now: datetime
-) -> None:
-    if not rows:
-        return
-    await conn.execute(
-        """INSERT INTO history (person_id, valid_from, valid_to, color, cause, recorded_at)
-           SELECT u.*, $6 FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[],
-                                      $4::text[], $5::text[]) AS u""",
-        [pid for pid, _ in rows],
-        [i.start for _, i in rows],
-        [i.end for _, i in rows],
-        [i.color.value for _, i in rows],
-        [i.cause for _, i in rows],
-        now,
-    )
 
 
 def recorded(row: asyncpg.Record) -> Recorded:
