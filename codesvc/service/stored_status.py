@@ -190,25 +190,30 @@ async def create(
         return
     events = events or {}
     causes = causes or {}
-    registered = [PersonState.new(p.registered_at, p.district) for p in people]
     states = [
         from_facts(p.registered_at, p.district, events[p.person_id])
         if events.get(p.person_id)
-        else fresh
-        for p, fresh in zip(people, registered, strict=True)
+        else PersonState.new(p.registered_at, p.district)
+        for p in people
     ]
     world = await load_world(conn, states, rules)
+    # Everyone registered in one district at one moment starts with the same status.
+    first: dict[tuple[str, datetime], Status] = {}
     statuses, told = [], []
-    for p, fresh, state in zip(people, registered, states, strict=True):
-        first = evaluate(fresh, world, p.registered_at, explained=False)
-        if state is fresh:
-            statuses.append(first)
+    for p, state in zip(people, states, strict=True):
+        key = (p.district, p.registered_at)
+        if key not in first:
+            fresh = PersonState.new(p.registered_at, p.district)
+            first[key] = evaluate(fresh, world, p.registered_at, explained=False)
+        before = first[key]
+        if not state.events:
+            statuses.append(before)
             continue
         after = evaluate(state, world, now or p.registered_at, explained=False)
         statuses.append(after)
-        if after.color is not first.color:
+        if after.color is not before.color:
             moved = notifications.ColorChange(
-                p.person_id, first.color, after.color, after.since, causes[p.person_id]
+                p.person_id, before.color, after.color, after.since, causes[p.person_id]
             )
             told.append((p.person_id, notifications.color_detail(moved)))
     history = [
