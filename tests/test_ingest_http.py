@@ -85,6 +85,17 @@ async def test_each_event_gets_its_own_answer(city):
     assert "future" in errors[7]
     assert "unknown person_ref" in errors[8]
     assert "corrections come from" in errors[9]
+    # An operator's counters say the same, by kind and outcome.
+    metrics = await (await city.client.get("/metrics")).text()
+    for labels, count in {
+        'kind="travel.arrival",status="accepted"': 1,
+        'kind="travel.arrival",status="duplicate"': 1,
+        'kind="travel.arrival",status="rejected"': 2,
+        'kind="test.result",status="rejected"': 1,  # the one from the future
+        'kind="other",status="rejected"': 4,  # not an event of any kind
+        'kind="correction",status="rejected"': 1,
+    }.items():
+        assert f"codesvc_events_total{{{labels}}} {float(count)}" in metrics
 
 
 async def test_resending_an_accepted_event_later_is_a_duplicate(city):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from aiohttp import web
 
 from codesvc.api.clock import now
@@ -58,10 +60,12 @@ async def post_events(request: web.Request, body: EventBatch) -> EventResults:
             rules=settings.rules,
             now=now(request),
         )
-    metrics = request.app[METRICS]
-    for item, outcome in zip(body.events, outcomes, strict=True):
-        label = item.sent.kind if item.sent is not None else "other"
-        metrics.events.labels(label, outcome.status).inc()
+    counted = Counter(
+        (item.sent.kind if item.sent is not None else "other", outcome.status)
+        for item, outcome in zip(body.events, outcomes, strict=True)
+    )
+    for labels, count in counted.items():  # a count per kind and outcome, not per event
+        request.app[METRICS].events.labels(*labels).inc(count)
     lang = language(request.headers.get("Accept-Language"))  # each event's why, as a problem's
     return EventResults(
         results=[

@@ -8,7 +8,7 @@ answer is sent.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -49,10 +49,11 @@ class Candidate:
     unlinked: bool = False
     #: the person was registered by this batch, and has no status stored yet
     newcomer: bool = False
+    #: ``checked.event``, read a dozen times per event on the way to storage
+    event: Event = field(init=False)
 
-    @property
-    def event(self) -> Event:
-        return self.checked.event
+    def __post_init__(self) -> None:
+        self.event = self.checked.event
 
 
 def accept(item: Item, index: int, sender: Principal, now: datetime) -> Candidate:

@@ -13,6 +13,11 @@ class Color(Enum):
     #: quarantine or treatment: no access
     RED = "red"
 
+    # Members are singletons that compare by identity: hash them by identity too, in C,
+    # rather than by Enum's hash of the name in Python (the fold hashes colours by the
+    # thousand when it reconciles a batch's history).
+    __hash__ = object.__hash__
+
     @property
     def severity(self) -> int:
         """0 for green, 1 for yellow, 2 for red: the most severe active hold wins."""
