@@ -10,6 +10,7 @@ sweeper at that time instead of waiting for its schedule.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import secrets
@@ -95,6 +96,19 @@ async def db_url(pg_server_url: str, template_db: str) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+def connected(db_url: str) -> Iterator[tuple[asyncio.AbstractEventLoop, asyncpg.Connection]]:
+    """A connection on a loop of its own, for hypothesis's synchronous examples."""
+    loop = asyncio.new_event_loop()
+    conn = loop.run_until_complete(asyncpg.connect(db_url))
+    loop.run_until_complete(db.init_connection(conn))
+    try:
+        yield loop, conn
+    finally:
+        loop.run_until_complete(conn.close())
+        loop.close()
 
 
 @pytest.fixture

@@ -9,14 +9,11 @@ the history as believed and as it was shown, and the colour-change notification.
 """
 
 import asyncio
-from collections.abc import Iterator
 from datetime import date, datetime
 
 import asyncpg
-import pytest
 from hypothesis import HealthCheck, given, settings
 
-from codesvc import db
 from codesvc.identity import make_id_number
 from codesvc.service import stored_status
 from codesvc.service.ingest import append_for
@@ -27,18 +24,6 @@ from tests.test_status_reads import unique_listings
 
 SECRET = b"newcomers-test-secret-0123456789"
 CAUSE = "event:first"
-
-
-@pytest.fixture
-def connected(db_url: str) -> Iterator[tuple[asyncio.AbstractEventLoop, asyncpg.Connection]]:
-    loop = asyncio.new_event_loop()
-    conn = loop.run_until_complete(asyncpg.connect(db_url))
-    loop.run_until_complete(db.init_connection(conn))
-    try:
-        yield loop, conn
-    finally:
-        loop.run_until_complete(conn.close())
-        loop.close()
 
 
 async def seen(conn: asyncpg.Connection, person_id: int, now: datetime) -> dict[str, object]:

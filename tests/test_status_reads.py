@@ -7,33 +7,17 @@ language, equal `evaluate(replay(...))` over the whole world.
 
 import asyncio
 import secrets
-from collections.abc import Iterator
 from datetime import datetime
 
 import asyncpg
 import orjson
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codesvc import db
 from codesvc.schemas.colours import StatusOut
 from codesvc.service import status_reads
 from codesvc.state import LANGUAGES, RULES, Event, World, evaluate, event_data, replay
 from tests.state.test_properties import DISTRICTS, Person, moments, persons, worlds
-
-
-@pytest.fixture
-def connected(db_url: str) -> Iterator[tuple[asyncio.AbstractEventLoop, asyncpg.Connection]]:
-    """A connection on a loop of its own, for hypothesis's synchronous examples."""
-    loop = asyncio.new_event_loop()
-    conn = loop.run_until_complete(asyncpg.connect(db_url))
-    loop.run_until_complete(db.init_connection(conn))
-    try:
-        yield loop, conn
-    finally:
-        loop.run_until_complete(conn.close())
-        loop.close()
 
 
 async def store(

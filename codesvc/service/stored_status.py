@@ -236,23 +236,36 @@ async def create(
     )
 
 
+def _history_inserted(first: int) -> str:
+    """A statement's ``inserted`` part: history rows given column by column as
+    $first..$first+4 (person, start, end, colour, cause), recorded at $5."""
+    n = first
+    return f"""inserted AS (
+    INSERT INTO history (person_id, valid_from, valid_to, color, cause, recorded_at)
+    SELECT u.*, $5 FROM unnest(${n}::bigint[], ${n + 1}::timestamptz[], ${n + 2}::timestamptz[],
+                               ${n + 3}::text[], ${n + 4}::text[]) AS u
+    RETURNING 1
+)"""
+
+
+def _told(first: int) -> str:
+    """A statement's ``told`` part: colour-change notifications given as $first (people)
+    and $first+1 (details), at $5."""
+    return f"""told AS (
+    INSERT INTO notifications (person_id, at, kind, detail)
+    SELECT u.person_id, $5, '{notifications.COLOR_CHANGED}', u.detail
+    FROM unnest(${first}::bigint[], ${first + 1}::jsonb[]) AS u(person_id, detail)
+    RETURNING 1
+)"""
+
+
 # The first status, history and colour-change notifications of new people, in one round trip.
 _CREATE_SQL = f"""
 WITH status AS (
     INSERT INTO statuses (person_id, color, since, next_change_at, updated_at)
     SELECT u.*, $5 FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS u
     RETURNING 1
-), inserted AS (
-    INSERT INTO history (person_id, valid_from, valid_to, color, cause, recorded_at)
-    SELECT u.*, $5 FROM unnest($6::bigint[], $7::timestamptz[], $8::timestamptz[],
-                               $9::text[], $10::text[]) AS u
-    RETURNING 1
-), told AS (
-    INSERT INTO notifications (person_id, at, kind, detail)
-    SELECT u.person_id, $5, '{notifications.COLOR_CHANGED}', u.detail
-    FROM unnest($11::bigint[], $12::jsonb[]) AS u(person_id, detail)
-    RETURNING 1
-)
+), {_history_inserted(6)}, {_told(11)}
 SELECT count(*) FROM status
 """
 
@@ -345,17 +358,7 @@ WITH status AS (
     FROM unnest($9::bigint[], $10::bigint[], $11::text[]) AS u(person_id, row_id, cause)
     WHERE h.person_id = u.person_id AND h.row_id = u.row_id
     RETURNING 1
-), inserted AS (
-    INSERT INTO history (person_id, valid_from, valid_to, color, cause, recorded_at)
-    SELECT u.*, $5 FROM unnest($12::bigint[], $13::timestamptz[], $14::timestamptz[],
-                               $15::text[], $16::text[]) AS u
-    RETURNING 1
-), told AS (
-    INSERT INTO notifications (person_id, at, kind, detail)
-    SELECT u.person_id, $5, '{notifications.COLOR_CHANGED}', u.detail
-    FROM unnest($17::bigint[], $18::jsonb[]) AS u(person_id, detail)
-    RETURNING 1
-)
+), {_history_inserted(12)}, {_told(17)}
 SELECT count(*) FROM status
 """
 
