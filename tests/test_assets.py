@@ -191,7 +191,7 @@ async def test_the_worker_and_the_console_know_the_addresses_the_service_routes(
 
 
 @pytest.mark.parametrize(
-    "address", ["/staff/nonsense", "/staff/appealz/AP-1", "/staff/appeals/AP-1/x", "/staff/"]
+    "address", ["/staff/nonsense", "/staff/appealz/AP-1", "/staff/appeals/AP-1/x", "/staff/x/"]
 )
 async def test_a_console_address_the_service_does_not_route_is_its_404(api, address):
     resp = await api.client.get(address, headers={"Accept": "text/html"})
@@ -205,6 +205,23 @@ async def test_a_console_address_the_service_does_not_route_is_its_404(api, addr
     assert (await chinese.json(content_type=None))["detail"] == (
         f"工作台没有 {address} 这个页面；工作台从 /staff 开始。"
     )
+
+
+@pytest.mark.parametrize(
+    ("address", "page"),
+    [
+        ("/staff/", "/staff"),
+        ("/staff/areas/", "/staff/areas"),
+        ("/staff/appeals/AP-1/?tab=notes", "/staff/appeals/AP-1?tab=notes"),
+    ],
+)
+async def test_a_console_address_typed_with_a_slash_after_it_leads_to_its_page(api, address, page):
+    resp = await api.client.get(address, allow_redirects=False)
+    assert resp.status == 308
+    assert resp.headers["Location"] == page
+    followed = await api.client.get(address)
+    assert followed.status == 200
+    assert followed.content_type == "text/html"
 
 
 def test_a_console_path_the_worker_could_not_match_stops_the_service_from_starting(tmp_path):

@@ -5,6 +5,8 @@ service's 404, on a device with the console kept as on any other."""
 
 from __future__ import annotations
 
+import re
+
 #: The console's first page; every console address is served this one page.
 ROOT = "/staff"
 
@@ -26,3 +28,16 @@ PATHS = (
 def under(path: str) -> bool:
     """Whether ``path`` is in the console's part of the site, a page of it or not."""
     return path == ROOT or path.startswith(f"{ROOT}/")
+
+
+#: Each address as a pattern over whole segments, as the service worker matches them.
+_PAGES = tuple(re.compile(re.sub(r"\\{[^/{}]+\\}", "[^/]+", re.escape(p))) for p, _, _ in PATHS)
+
+
+def without_slash(path: str) -> str | None:
+    """The console page a person meant by ``path`` with slashes after it (``/staff/``,
+    ``/staff/areas/``), or None when ``path`` has none or names no console page."""
+    page = path.rstrip("/")
+    if page == path or not any(pattern.fullmatch(page) for pattern in _PAGES):
+        return None
+    return page

@@ -11,6 +11,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from codesvc.api import console_paths
 from codesvc.api.keys import METRICS, POOLS
 from codesvc.api.problems import Problem, from_http_exception, unavailable
 from codesvc.api.routing import LEAN
@@ -78,6 +79,11 @@ def problem_for(request: web.Request, exc: Exception, rid: str) -> web.StreamRes
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             raise exc
+        page = console_paths.without_slash(request.path) if exc.status == 404 else None
+        if page is not None and request.method in ("GET", "HEAD"):
+            # /staff/ typed for /staff: where the person meant to go, not a 404.
+            there = request.rel_url.with_path(page).with_query(request.rel_url.query_string)
+            return web.Response(status=308, headers={"Location": str(there)})
         return from_http_exception(exc, request.path).response(request.path, rid, lang)
     if isinstance(exc, UNAVAILABLE):
         log.warning("database unavailable: %s", exc)
