@@ -58,6 +58,33 @@ async def controlled(page) -> None:  # type: ignore[no-untyped-def]
     )
 
 
+async def drawn(image) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the ``<img>`` of the locator ``image`` shows a picture over 100 px wide.
+    Not ``wait_for_function``, for the reason `controlled` gives: the page's own load
+    events and attribute changes wake the check, so no polling and no timers (which a
+    test's ``page.clock`` may hold)."""
+    await image.evaluate(
+        """img => new Promise((resolve) => {
+            const check = () => { if (img.naturalWidth > 100) resolve(); };
+            img.addEventListener("load", check);
+            new MutationObserver(check).observe(img, { attributes: true });
+            check();
+        })"""
+    )
+
+
+async def marked(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the page has made the performance mark ``name``, without polling."""
+    await page.evaluate(
+        """name => new Promise((resolve) => {
+            const check = () => performance.getEntriesByName(name).length > 0 && resolve();
+            new PerformanceObserver(check).observe({ type: "mark" });
+            check();
+        })""",
+        name,
+    )
+
+
 def require_chromium() -> None:
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: install it with apt-get install -y chromium")

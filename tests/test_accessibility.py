@@ -15,7 +15,15 @@ import pytest
 from playwright.async_api import BrowserContext, Page, Route, async_playwright, expect
 
 from tests.a11y import REAL_TIMERS, assert_accessible, assert_fits
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, KEPT, NARROW, freeze, require_chromium
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    KEPT,
+    NARROW,
+    drawn,
+    freeze,
+    require_chromium,
+)
 from tests.builders import ago, arrival, id_number, positive
 from tests.staff import ShiftedClock, add_account
 from tests.test_door_pages import enrolment_code
@@ -330,7 +338,7 @@ async def test_the_commission_console_page_by_page(api, city, context, settings)
     await check(page, "console, a person")
     await page.goto(str(api.client.make_url("/staff/glance")))
     await expect(page.locator("#now-counts")).to_contain_text("全市")
-    await page.wait_for_function("() => document.querySelector('#chart')?.naturalWidth > 100")
+    await drawn(page.locator("#chart"))
     await check(page, "console, at a glance")
     await page.goto(str(api.client.make_url("/staff/venues")))
     await page.fill("#revoke-venue", "cafe-42")

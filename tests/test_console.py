@@ -25,7 +25,7 @@ from codesvc.api.pages import BUNDLE
 from codesvc.service import accounts
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys, Principal
-from tests.browser import Shots, controlled, losing_the_first_answer
+from tests.browser import Shots, controlled, drawn, losing_the_first_answer
 from tests.builders import ago, arrival
 from tests.conftest import Api, City, Clock
 from tests.staff import PASSWORD, Member, add_account
@@ -492,7 +492,7 @@ async def test_the_commission_looks_up_a_person_their_audit_and_the_city_at_a_gl
     await page.set_viewport_size(DESKTOP)
     await page.goto(desk.url("/staff/glance"))
     await expect(page.locator("#now-counts")).to_contain_text("全市")
-    await page.wait_for_function("() => document.querySelector('#chart').naturalWidth > 100")
+    await drawn(page.locator("#chart"))
     await expect(page.locator("#appeal-figures")).to_contain_text("黄浦区")
     await shot(desk, page, "10-glance")
 

@@ -23,7 +23,14 @@ from playwright.async_api import Page, async_playwright, expect
 from codesvc.api.app import create_app
 from codesvc.settings import Settings
 from codesvc.tokens import AuthKeys
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, controlled, require_chromium
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHONE,
+    controlled,
+    marked,
+    require_chromium,
+)
 from tests.builders import ago, arrival
 from tests.conftest import Api, City
 
@@ -77,7 +84,7 @@ async def open_code(page: Page, address: str) -> float:
     await cdp.send("Network.emulateNetworkConditions", SLOW)
     await page.goto(address, wait_until="commit")
     await expect(page.locator("#code")).to_have_attribute("data-color", "yellow", timeout=20_000)
-    await page.wait_for_function("performance.getEntriesByName('code-shown').length > 0")
+    await marked(page, "code-shown")
     shown = await page.evaluate("performance.getEntriesByName('code-shown')[0].startTime")
     # The colour, its word and the QR are all there at that moment.
     await expect(page.locator("#status")).to_contain_text("黄码")

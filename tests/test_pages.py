@@ -31,6 +31,7 @@ from tests.browser import (
     PHONE,
     TABLET,
     Shots,
+    drawn,
     freeze,
     require_chromium,
 )
@@ -142,7 +143,7 @@ async def test_citizen_sees_yellow_with_the_reason_then_green_after_two_tests(
     # The QR code is drawn, and it counts down to its renewal.
     qr = page.locator("#qr")
     await expect(qr).to_be_visible()
-    await page.wait_for_function("() => document.querySelector('#qr').naturalWidth > 100")
+    await drawn(qr)
     await expect(page.locator("#code-countdown")).to_contain_text("秒")
     await expect(page.locator("#code")).to_have_attribute("data-color", "yellow")
     await shots.take(page, "citizen-yellow-zh")

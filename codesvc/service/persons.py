@@ -31,8 +31,10 @@ def new_person_refs(count: int) -> list[str]:
     while len(refs) < count:
         pool = secrets.token_bytes(8 * (count - len(refs) + 2))
         for start in range(0, len(pool), 8):
+            if len(refs) == count:
+                break
             n = int.from_bytes(pool[start : start + 8], "big")
-            if n >= _FAIR or len(refs) == count:
+            if n >= _FAIR:
                 continue
             n %= _REFS
             chars = []
