@@ -109,6 +109,7 @@ async def ask_to_sweep(pool: asyncpg.Pool, wanted: asyncio.Event) -> None:
                 await conn.execute("SELECT pg_notify($1, '')", SWEEP_CHANNEL)
         except (*db.UNAVAILABLE, asyncpg.PostgresError) as exc:
             log.warning("could not ask the worker to sweep: %s", exc)
+            await db.distrust(pool, exc)
             await asyncio.sleep(1)
 
 

@@ -50,6 +50,17 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     *RECONNECT,  # includes TargetServerAttributeNotMatched: no host is read-write yet
 )
 
+
+async def distrust(pool: asyncpg.Pool, exc: BaseException) -> None:
+    """After a loop of the background work met ``exc``: if it says the pool's connections
+    are not to be trusted (`RECONNECT`: a server that no longer takes writes, a driver in a
+    broken state), have the pool open new ones. A session opened while no server took
+    writes refuses them for good; put back in the pool, it would fail the next request
+    that gets it, long after the failover."""
+    if isinstance(exc, RECONNECT):
+        await pool.expire_connections()
+
+
 #: What a background loop (sweeper, listener, key rotation) waits out and retries: the
 #: database being away, or refusing this once. Anything else is a bug and is logged as one.
 RETRYABLE: tuple[type[BaseException], ...] = (*UNAVAILABLE, asyncpg.PostgresError)

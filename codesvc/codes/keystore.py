@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from codesvc.codes.ring import KeyRing, SigningKey, new_signing_key
 from codesvc.codes.sealing import CodeSecrets
-from codesvc.db import RETRYABLE
+from codesvc.db import RETRYABLE, distrust
 
 log = logging.getLogger("codesvc.codes")
 
@@ -110,6 +110,7 @@ async def rotate_on_schedule(
                 log.info("rotated the code-signing key", extra={"kid": key.kid})
         except RETRYABLE as exc:
             log.warning("code-signing key rotation failed, will retry: %s", exc)
+            await distrust(pool, exc)
             await asyncio.sleep(10)
         except Exception:  # rotation must outlive a bug in one attempt
             log.exception("code-signing key rotation failed unexpectedly, will retry")

@@ -29,6 +29,7 @@ from codesvc.audit_chain import (
     sign_checkpoint,
     verify_checkpoints,
 )
+from codesvc.db import distrust
 from codesvc.settings import ConfigError, Settings
 
 log = logging.getLogger("codesvc.checkpoints")
@@ -126,6 +127,7 @@ async def run(
                 await checkpoint_once(conn, key, path, clock())
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("audit checkpoint failed, will retry: %s", exc)
+            await distrust(pool, exc)
         await asyncio.sleep(interval)
 
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from codesvc.db import RETRYABLE
+from codesvc.db import RETRYABLE, distrust
 
 log = logging.getLogger("codesvc.idempotency")
 
@@ -100,6 +100,7 @@ async def keep_clean(
                 log.info("forgot %d idempotency keys past their retention", gone)
         except RETRYABLE as exc:
             log.warning("idempotency keys not cleaned, will retry: %s", exc)
+            await distrust(pool, exc)
             await asyncio.sleep(min(every, 60.0))
             continue
         await asyncio.sleep(every)

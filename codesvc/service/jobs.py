@@ -34,7 +34,7 @@ from datetime import datetime
 
 import asyncpg
 
-from codesvc.db import UNAVAILABLE
+from codesvc.db import UNAVAILABLE, distrust
 from codesvc.service import audit_log, stored_status
 from codesvc.service.job_processes import Evaluators, Prepared
 from codesvc.settings import Settings
@@ -496,6 +496,7 @@ async def _run(
             )
         except UNAVAILABLE as exc:
             log.warning("jobs: database unavailable, will retry: %s", exc)
+            await distrust(pool, exc)
         except ChunkFailed as failed:
             with contextlib.suppress(*UNAVAILABLE, asyncpg.PostgresError):
                 await _failed(pool, failed.job_id, failed.__cause__ or failed, clock())

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from codesvc.db import RETRYABLE
+from codesvc.db import RETRYABLE, distrust
 from codesvc.state.explain import CITY_ZONE
 
 log = logging.getLogger("codesvc.partitions")
@@ -209,6 +209,7 @@ async def keep_up(
         except RETRYABLE as exc:
             # A lock not had within LOCK_TIMEOUT lands here too: next time, then.
             log.warning("partition upkeep failed, will retry: %s", exc)
+            await distrust(pool, exc)
             await asyncio.sleep(min(every, 60.0))
             continue
         await asyncio.sleep(every)

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
-from codesvc.db import RECONNECT, RETRYABLE
+from codesvc.db import RETRYABLE, distrust
 from codesvc.service import stored_status
 from codesvc.state.rules import Rules
 
@@ -65,8 +65,7 @@ async def run(
                 log.info("swept %d due statuses", swept, extra={"swept": swept})
         except RETRYABLE as exc:
             log.warning("sweep failed, will retry: %s", exc)
-            if isinstance(exc, RECONNECT):  # connections not to be trusted: open new ones
-                await pool.expire_connections()
+            await distrust(pool, exc)
         except Exception:  # the sweeper must outlive a bug in one sweep
             log.exception("sweep failed unexpectedly, will retry")
         with contextlib.suppress(TimeoutError):
