@@ -319,7 +319,7 @@ async def _move_people(
     if not by_person:
         return
     locked = await stored_status.lock(conn, by_person)
-    await stored_status.refresh(conn, locked, rules, now, causes, stored=by_person)
+    await stored_status.refresh(conn, locked, rules, now, causes)
 
 
 async def _check_corrections(

@@ -67,33 +67,20 @@ def stored(row: asyncpg.Record) -> Stored:
     )
 
 
-async def facts(
-    conn: asyncpg.Connection,
-    person_ids: Iterable[int],
-    stored: Mapping[int, Sequence[Event]] | None = None,
-) -> dict[int, PersonState]:
-    """The facts of these people, from their registration and stored events.
-
-    ``stored`` are events the caller has just stored for some of them, in this
-    transaction: they are taken as they are instead of read back and rebuilt (an event
-    rebuilt from its stored form equals it, which a property test checks).
-    """
-    stored = stored or {}
+async def facts(conn: asyncpg.Connection, person_ids: Iterable[int]) -> dict[int, PersonState]:
+    """The facts of these people, from their registration and stored events."""
     rows = await conn.fetch(
         """SELECT p.person_id, p.registered_at, p.district,
                   e.event_id::text, e.kind, e.occurred_at, e.data
-           FROM persons p LEFT JOIN events e
-                ON e.person_id = p.person_id AND e.event_id <> ALL($2::uuid[])
+           FROM persons p LEFT JOIN events e ON e.person_id = p.person_id
            WHERE p.person_id = ANY($1::bigint[])""",
         list(person_ids),
-        [e.event_id for events in stored.values() for e in events],
     )
     people: dict[int, tuple[datetime, str, list[Event]]] = {}
     for r in rows:
         person = people.get(r["person_id"])
         if person is None:
-            pid = r["person_id"]
-            person = people[pid] = (r["registered_at"], r["district"], list(stored.get(pid, ())))
+            person = people[r["person_id"]] = (r["registered_at"], r["district"], [])
         if r["event_id"] is not None:
             person[2].append(from_stored(r["event_id"], r["kind"], r["occurred_at"], r["data"]))
     return {pid: from_facts(*person) for pid, person in people.items()}
@@ -313,14 +300,13 @@ async def reevaluate(
     rules: Rules,
     now: datetime,
     causes: dict[int, str] | str,
-    stored: Mapping[int, Sequence[Event]] | None = None,
 ) -> tuple[list[Change], Writes]:
     """Evaluate people from their stored events and plan the writes that store them.
 
     ``causes`` names what moved them, per person or for all: the history's
-    ``superseded_by`` and the notification's ``cause``. ``stored``: as for `facts`.
+    ``superseded_by`` and the notification's ``cause``.
     """
-    states = await facts(conn, seen, stored)
+    states = await facts(conn, seen)
     world = await load_world(conn, states.values(), rules)
     changes = [
         Change(pid, seen[pid].color, evaluate(state, world, now, explained=False))
@@ -410,11 +396,9 @@ async def refresh(
     rules: Rules,
     now: datetime,
     causes: dict[int, str] | str,
-    stored: Mapping[int, Sequence[Event]] | None = None,
 ) -> list[Change]:
-    """Recompute locked people from their stored events; save status and history.
-    ``stored``: as for `facts`."""
-    changes, writes = await reevaluate(conn, locked, rules, now, causes, stored)
+    """Recompute locked people from their stored events; save status and history."""
+    changes, writes = await reevaluate(conn, locked, rules, now, causes)
     await write(conn, writes, now)
     return changes
 
