@@ -20,7 +20,7 @@ from codesvc.service.ingest import append_for
 from codesvc.service.persons import Registration, ensure_registered
 from codesvc.state import RULES, World, as_shown
 from tests.state.test_properties import Person, moments, persons, worlds
-from tests.test_status_reads import unique_listings
+from tests.test_status_reads import store_world, unique_listings
 
 SECRET = b"newcomers-test-secret-0123456789"
 CAUSE = "event:first"
@@ -51,16 +51,7 @@ async def registered_with(
     tx = conn.transaction()
     await tx.start()
     try:
-        await conn.executemany(
-            """INSERT INTO risk_listings (area_code, valid_from, level, valid_to, changed_by)
-               VALUES ($1, $2, $3, $4, 'test')""",
-            [(x.area_code, x.valid_from, x.level, x.valid_to) for x in world.listings],
-        )
-        await conn.executemany(
-            """INSERT INTO campaigns (campaign_id, districts, starts_at, ends_at, created_by)
-               VALUES ($1, $2, $3, $4, 'test')""",
-            [(c.campaign_id, sorted(c.districts), c.starts_at, c.ends_at) for c in world.campaigns],
-        )
+        await store_world(conn, world)
         number = make_id_number("310101", date(1980, 5, 17), 123)
         found, created = await ensure_registered(
             conn, [Registration(number, "新人", district)], SECRET, now, RULES,

@@ -48,6 +48,12 @@ async def store(
         [(e.event_id, person_id, e.kind, e.occurred_at, event_data(e)) for e in events]
         + [(e.event_id, other, e.kind, e.occurred_at, event_data(e)) for e in bystander],
     )
+    await store_world(conn, world)
+    return ref
+
+
+async def store_world(conn: asyncpg.Connection, world: World) -> None:
+    """The world's listings and campaigns, as the commission would have made them."""
     await conn.executemany(
         """INSERT INTO risk_listings (area_code, valid_from, level, valid_to, changed_by)
            VALUES ($1, $2, $3, $4, 'test')""",
@@ -58,7 +64,6 @@ async def store(
            VALUES ($1, $2, $3, $4, 'test')""",
         [(c.campaign_id, sorted(c.districts), c.starts_at, c.ends_at) for c in world.campaigns],
     )
-    return ref
 
 
 def unique_listings(world: World) -> World:
