@@ -199,47 +199,30 @@ async def create(
     world = await load_world(conn, states, rules)
     # Everyone registered in one district at one moment starts with the same status.
     first: dict[tuple[str, datetime], Status] = {}
-    statuses, told = [], []
+    writes = Writes()
     for p, state in zip(people, states, strict=True):
         key = (p.district, p.registered_at)
         if key not in first:
             fresh = PersonState.new(p.registered_at, p.district)
             first[key] = evaluate(fresh, world, p.registered_at, explained=False)
-        before = first[key]
-        if not state.events:
-            statuses.append(before)
-            continue
-        after = evaluate(state, world, now or p.registered_at, explained=False)
-        statuses.append(after)
-        if after.color is not before.color:
-            moved = notifications.ColorChange(
-                p.person_id, before.color, after.color, after.since, causes[p.person_id]
-            )
-            told.append((p.person_id, notifications.color_detail(moved)))
-    history = [
-        (p.person_id, i) for p, st in zip(people, statuses, strict=True) for i in st.intervals
-    ]
+        status = first[key]
+        if state.events:
+            status = evaluate(state, world, now or p.registered_at, explained=False)
+            writes.tell(p.person_id, first[key].color, status, causes[p.person_id])
+        writes.statuses.append((p.person_id, status))
+        writes.inserts.extend((p.person_id, interval) for interval in status.intervals)
     await conn.execute(
         _CREATE_SQL,
-        [p.person_id for p in people],
-        [st.color.value for st in statuses],
-        [st.since for st in statuses],
-        [st.next_change_at for st in statuses],
+        *writes.status_columns(),
         now or people[0].registered_at,
-        [pid for pid, _ in history],
-        [i.start for _, i in history],
-        [i.end for _, i in history],
-        [i.color.value for _, i in history],
-        [i.cause for _, i in history],
-        [pid for pid, _ in told],
-        [detail for _, detail in told],
+        *writes.insert_columns(),
+        *writes.told_columns(),
     )
 
 
-def _history_inserted(first: int) -> str:
+def _history_inserted(n: int) -> str:
     """A statement's ``inserted`` part: history rows given column by column as
-    $first..$first+4 (person, start, end, colour, cause), recorded at $5."""
-    n = first
+    $n..$n+4 (`Writes.insert_columns`), recorded at $5."""
     return f"""inserted AS (
     INSERT INTO history (person_id, valid_from, valid_to, color, cause, recorded_at)
     SELECT u.*, $5 FROM unnest(${n}::bigint[], ${n + 1}::timestamptz[], ${n + 2}::timestamptz[],
@@ -249,8 +232,8 @@ def _history_inserted(first: int) -> str:
 
 
 def _told(first: int) -> str:
-    """A statement's ``told`` part: colour-change notifications given as $first (people)
-    and $first+1 (details), at $5."""
+    """A statement's ``told`` part: colour-change notifications given as $first and
+    $first+1 (`Writes.told_columns`), at $5."""
     return f"""told AS (
     INSERT INTO notifications (person_id, at, kind, detail)
     SELECT u.person_id, $5, '{notifications.COLOR_CHANGED}', u.detail
@@ -282,6 +265,35 @@ class Writes:
     inserts: list[tuple[int, Interval]] = field(default_factory=list)
     #: colour-change notifications: (person_id, detail)
     told: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+
+    def tell(self, person_id: int, before: Color, after: Status, cause: str) -> None:
+        """A notification for the person if their stored colour moves from ``before``."""
+        if before is not after.color:
+            moved = notifications.ColorChange(person_id, before, after.color, after.since, cause)
+            self.told.append((person_id, notifications.color_detail(moved)))
+
+    def status_columns(self) -> list[list[Any]]:
+        """The statuses column by column: person, colour, since, next change."""
+        return [
+            [pid for pid, _ in self.statuses],
+            [st.color.value for _, st in self.statuses],
+            [st.since for _, st in self.statuses],
+            [st.next_change_at for _, st in self.statuses],
+        ]
+
+    def insert_columns(self) -> list[list[Any]]:
+        """The history rows to insert column by column: person, start, end, colour, cause."""
+        return [
+            [pid for pid, _ in self.inserts],
+            [i.start for _, i in self.inserts],
+            [i.end for _, i in self.inserts],
+            [i.color.value for _, i in self.inserts],
+            [i.cause for _, i in self.inserts],
+        ]
+
+    def told_columns(self) -> list[list[Any]]:
+        """The notifications column by column: person, detail."""
+        return [[pid for pid, _ in self.told], [detail for _, detail in self.told]]
 
     def without(self, people: set[int]) -> Writes:
         """These writes less those of ``people``."""
@@ -332,9 +344,7 @@ async def reevaluate(
         writes.closes.extend((pid, row_id, end) for row_id, end in plan.close)
         writes.supersedes.extend((pid, row_id, why) for row_id in plan.supersede)
         writes.inserts.extend((pid, interval) for interval in plan.insert)
-        if change.before is not after.color:
-            moved = notifications.ColorChange(pid, change.before, after.color, after.since, why)
-            writes.told.append((pid, notifications.color_detail(moved)))
+        writes.tell(pid, change.before, after, why)
     return changes, writes
 
 
@@ -369,10 +379,7 @@ async def write(conn: asyncpg.Connection, writes: Writes, now: datetime) -> None
         return
     await conn.execute(
         _WRITE_SQL,
-        [pid for pid, _ in writes.statuses],
-        [st.color.value for _, st in writes.statuses],
-        [st.since for _, st in writes.statuses],
-        [st.next_change_at for _, st in writes.statuses],
+        *writes.status_columns(),
         now,
         [c[0] for c in writes.closes],
         [c[1] for c in writes.closes],
@@ -380,13 +387,8 @@ async def write(conn: asyncpg.Connection, writes: Writes, now: datetime) -> None
         [c[0] for c in writes.supersedes],
         [c[1] for c in writes.supersedes],
         [c[2] for c in writes.supersedes],
-        [pid for pid, _ in writes.inserts],
-        [i.start for _, i in writes.inserts],
-        [i.end for _, i in writes.inserts],
-        [i.color.value for _, i in writes.inserts],
-        [i.cause for _, i in writes.inserts],
-        [pid for pid, _ in writes.told],
-        [detail for _, detail in writes.told],
+        *writes.insert_columns(),
+        *writes.told_columns(),
     )
 
 
