@@ -29,6 +29,7 @@ PAGES = {
     "scanner.html": HEAD.format('<script type="module" src="/static/scan.js"></script>'),
     "staff.html": HEAD.format('<script type="module" src="/static/desk.js"></script>'),
     "sw.js": 'const VERSION = "__VERSION__"; const SHELLS = {"__SHELLS__": 0};',
+    "route-match.js": "function routed(template, pathname) { return template === pathname; }\n",
     "style.css": "body { color: black; }" * 20,
     "index.js": 'import { x } from "./lib/common.js";\nexport const y = x;\n',
     "lib/common.js": 'export const x = "' + "a" * 400 + '";\n',
@@ -183,7 +184,7 @@ async def test_the_worker_and_the_console_know_the_addresses_the_service_routes(
     assert sorted(kept["paths"]) == routed
     # The console's script reads the same table, and has a view for each of its addresses.
     table = await (await api.client.get(BUNDLE.url("console-paths.js"))).text()
-    paths = json.loads(table[table.index("(") + 1 : table.rindex(")")])
+    paths = json.loads(re.search(r"PATHS = Object\.freeze\((\[.*?\n\])\);", table, re.S).group(1))
     assert sorted(path for path, _ in paths) == routed
     router = (assets.SOURCE / "staff.js").read_text()
     views = router[router.index("const VIEWS = {") : router.index("};")]

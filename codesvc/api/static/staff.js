@@ -2,7 +2,7 @@
 // service's own table of console routes (console-paths.js, generated from it); each view is
 // an import() of its own, so the service knows them all (codesvc/api/assets.py) and keeps
 // them with the shell on the device.
-import { PATHS } from "./console-paths.js";
+import { PATHS, routed } from "./console-paths.js";
 
 const person = () => import("./staff-person.js");
 const VIEWS = {
@@ -16,16 +16,6 @@ const VIEWS = {
   audit: () => import("./staff-audit.js"),
   venues: () => import("./staff-venues.js"),
 };
-
-// Whether a path is the address a route's template names: its "{name}" is one segment.
-function routed(template, pathname) {
-  const want = template.split("/");
-  const got = pathname.split("/");
-  return (
-    want.length === got.length &&
-    want.every((part, i) => (part.startsWith("{") ? got[i] !== "" : part === got[i]))
-  );
-}
 
 // The service and its worker serve this page at these addresses only.
 const found = PATHS.find(([template]) => routed(template, location.pathname));

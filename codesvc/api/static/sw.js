@@ -16,15 +16,8 @@ const CACHE = `codesvc-${VERSION}`;
 // Fingerprinted files never change under their name: the first copy is good for ever.
 const FINGERPRINTED = /^\/static\/[^/]+\.[0-9a-f]{10}\.[a-z]+$/;
 
-// Whether a path is the address a route's template names: its "{name}" is one segment.
-function routed(template, pathname) {
-  const want = template.split("/");
-  const got = pathname.split("/");
-  return (
-    want.length === got.length &&
-    want.every((part, i) => (part.startsWith("{") ? got[i] !== "" : part === got[i]))
-  );
-}
+// routed(template, pathname), from route-match.js (written in here by the service).
+/* __ROUTED__ */
 
 // The shell a page address belongs to and the address its page is kept under, or null.
 function shellOf(pathname) {
